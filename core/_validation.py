@@ -1,0 +1,52 @@
+"""Argument checks that raise ``ValueError`` naming the field, the bad value and what is allowed."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Iterable
+
+
+def check_choice(field: str, value: object, choices: Iterable[str]) -> str:
+    choices = list(choices)
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{field}={value!r} is not one of: {', '.join(choices)}")
+    return value
+
+
+def check_real(
+    field: str,
+    value: object,
+    low: float,
+    high: float,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """Return ``value`` as a float inside the interval, else raise ``ValueError``."""
+    left, right = "(" if low_open else "[", ")" if high_open else "]"
+    allowed = f"a number in {left}{low:g}, {high:g}{right}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{field}={value!r} is not a number; expected {allowed}")
+    value = float(value)
+    if math.isnan(value) or math.isinf(value):
+        raise ValueError(f"{field}={value!r} is not finite; expected {allowed}")
+    too_low = value <= low if low_open else value < low
+    too_high = value >= high if high_open else value > high
+    if too_low or too_high:
+        raise ValueError(f"{field}={value:g} is out of range; expected {allowed}")
+    return value
+
+
+def check_int(field: str, value: object, low: int, high: int) -> int:
+    """Return ``value`` as an int in ``[low, high]``, else raise ``ValueError``."""
+    allowed = f"an integer in [{low}, {high}]"
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if isinstance(value, numbers.Real) and float(value).is_integer():
+            value = int(value)
+        else:
+            raise ValueError(f"{field}={value!r} is not an integer; expected {allowed}")
+    value = int(value)
+    if not low <= value <= high:
+        raise ValueError(f"{field}={value} is out of range; expected {allowed}")
+    return value

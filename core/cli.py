@@ -1,0 +1,239 @@
+"""Command-line interface: ``python -m core {list,run,sweep}``.
+
+Bad arguments exit with status 2 and one line on stderr naming the bad value
+and what is allowed; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from dataclasses import fields
+from typing import Any, Callable, Sequence
+
+from core import __version__
+from core.attacks import ATTACKS
+from core.datasets import DATASETS
+from core.defenses import DEFENSES
+from core.experiment import ExperimentConfig, ExperimentResult, run_experiment
+from core.models import KERNELS, MODELS
+from core.scenarios import SCENARIOS
+from core.sweeps import run_sweep, summarize_sweep
+
+__all__ = ["main", "build_parser"]
+
+
+class UsageError(Exception):
+    """Bad command-line input: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, no usage dump
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _number(kind: str, cast: Callable[[str], Any], *, words: Sequence[str] = ()) -> Callable:
+    def parse(text: str):
+        if text in words:
+            return text
+        try:
+            value = cast(text)
+        except ValueError:
+            extra = f" or one of {', '.join(words)}" if words else ""
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}{extra}") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        return value
+
+    parse.__name__ = kind
+    return parse
+
+
+_float = _number("a number", float)
+_int = _number("an integer", int)
+
+
+def _rates(text: str) -> list[float]:
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        raise argparse.ArgumentTypeError("expected comma-separated numbers, e.g. 0,0.1,0.2")
+    return [_float(p) for p in parts]
+
+
+# Each experiment flag: (config field, type, help). Defaults are None so that only the
+# flags given explicitly override a scenario's values.
+_FLAGS: list[tuple[str, str, Callable, str]] = [
+    ("--dataset", "dataset", str, f"one of: {', '.join(DATASETS)}"),
+    ("--n-samples", "n_samples", _int, "points before the train/test split (40 to 100000)"),
+    ("--noise", "noise", _float, "dataset noise level (default: the dataset's)"),
+    ("--test-fraction", "test_fraction", _float, "held-out share, 0.1 to 0.9"),
+    ("--attack", "attack", str, f"one of: {', '.join(ATTACKS)}"),
+    ("--poison-rate", "poison_rate", _float, "poison points / clean training points, in [0, 1)"),
+    ("--defense", "defense", str, f"one of: {', '.join(DEFENSES)}"),
+    ("--contamination", "contamination", _number("a number", float, words=("auto",)),
+     "Isolation Forest contamination, (0, 0.5] or auto"),
+    ("--knn-k", "knn_k", _int, "kNN sanitization: neighbours (1 to 100)"),
+    ("--knn-threshold", "knn_threshold", _float, "kNN sanitization: vote share, (0.5, 1]"),
+    ("--model", "model", str, f"one of: {', '.join(MODELS)}"),
+    ("--kernel", "kernel", str, f"SVM kernel, one of: {', '.join(KERNELS)}"),
+    ("--C", "C", _float, "inverse regularization strength, (0, 10000]"),
+    ("--gamma", "gamma", _number("a number", float, words=("scale", "auto")),
+     "kernel coefficient: a number > 0, scale or auto"),
+    ("--degree", "degree", _int, "poly kernel degree, 1 to 10"),
+    ("--seed", "seed", _int, "the one seed every random choice flows from"),
+    ("--grid-resolution", "grid_resolution", _int, "decision grid size (0 = none)"),
+]
+assert {f[1] for f in _FLAGS} == {f.name for f in fields(ExperimentConfig)}
+
+
+def _add_experiment_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scenario", help=f"preset to start from, one of: {', '.join(SCENARIOS)}")
+    for flag, dest, typ, text in _FLAGS:
+        p.add_argument(flag, dest=dest, type=typ, default=None, help=text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m core", description="PoisonLab: data-poisoning experiments.")
+    parser.add_argument("--version", action="version", version=f"poisonlab {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("list", help="datasets, models, kernels, attacks, defenses, scenarios")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("run", help="one clean -> poisoned -> defended experiment")
+    _add_experiment_args(p)
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+
+    p = sub.add_parser("sweep", help="accuracy against poison rate over several seeds")
+    _add_experiment_args(p)
+    p.add_argument("--rates", type=_rates, default=[0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3],
+                   help="comma-separated poison rates (default 0,0.05,...,0.3)")
+    p.add_argument("--seeds", type=_int, default=5, help="seeds per rate, from --seed on (default 5)")
+    p.add_argument("--jobs", type=_int, default=1, help="parallel workers, -1 = all cores")
+    p.add_argument("--csv", metavar="PATH", help="also write the tidy table as CSV ('-' = stdout)")
+    p.add_argument("--json", action="store_true", help="the tidy table as JSON records on stdout")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
+    """Scenario values (if any), then the explicitly given flags on top."""
+    values: dict[str, Any] = {}
+    if args.scenario is not None:
+        if args.scenario not in SCENARIOS:
+            raise ValueError(f"scenario={args.scenario!r} is not one of: {', '.join(SCENARIOS)}")
+        values.update(SCENARIOS[args.scenario].values)
+    values.update({f.name: getattr(args, f.name) for f in fields(ExperimentConfig)
+                   if getattr(args, f.name) is not None})
+    return ExperimentConfig.from_dict(values)
+
+
+def _catalogue() -> dict[str, Any]:
+    return {
+        "datasets": {k: v.description for k, v in DATASETS.items()},
+        "models": dict(MODELS),
+        "kernels": list(KERNELS),
+        "attacks": {k: v.summary for k, v in ATTACKS.items()},
+        "defenses": {k: v.summary for k, v in DEFENSES.items()},
+        "scenarios": {k: v.title for k, v in SCENARIOS.items()},
+    }
+
+
+def _cmd_list(args, out) -> None:
+    cat = _catalogue()
+    if args.json:
+        print(json.dumps(cat, indent=2), file=out)
+        return
+    for section, items in cat.items():
+        print(f"{section}:", file=out)
+        if isinstance(items, dict):
+            width = max(map(len, items))
+            for k, v in items.items():
+                print(f"  {k:<{width}}  {v}", file=out)
+        else:
+            print(f"  {', '.join(items)}", file=out)
+
+
+def format_result(r: ExperimentResult) -> str:
+    c, d = r.config, r.detection
+    model = f"svm/{c.kernel}" if c.model == "svm" else c.model
+    lost = r.clean_accuracy - r.poisoned_accuracy
+    won = r.defended_accuracy - r.poisoned_accuracy
+    verb = "relabelled" if r.relabels else "flagged"
+    return "\n".join([
+        f"dataset {c.dataset} ({r.n_train} train / {len(r.y_test)} test), model {model}, "
+        f"seed {c.seed}",
+        f"attack  {c.attack} at rate {c.poison_rate:g} = {r.n_poison} poison points",
+        f"defense {c.defense}",
+        "",
+        "                 test accuracy",
+        f"clean model      {r.clean_accuracy:.3f}",
+        f"poisoned model   {r.poisoned_accuracy:.3f}   {-100 * lost:+.1f} pts",
+        f"defended model   {r.defended_accuracy:.3f}   {100 * won:+.1f} pts recovered",
+        "",
+        f"detection: precision {d.precision:.3f}  recall {d.recall:.3f}  F1 {d.f1:.3f}  "
+        f"{verb} {d.n_flagged} ({d.n_poison_caught} poison, {d.n_clean_lost} clean)",
+        f"time: {r.timings.get('total', 0.0):.2f} s",
+    ])
+
+
+def _cmd_run(args, out) -> None:
+    result = run_experiment(config_from_args(args))
+    if args.json:
+        print(json.dumps(result.summary(), sort_keys=True), file=out)
+    else:
+        print(format_result(result), file=out)
+
+
+def _progress_bar(stream) -> Callable[[int, int], None]:
+    start = time.perf_counter()
+
+    def show(done: int, total: int) -> None:
+        width = 30
+        filled = int(width * done / total)
+        stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} runs "
+                     f"{time.perf_counter() - start:5.1f} s")
+        if done == total:
+            stream.write("\n")
+        stream.flush()
+
+    return show
+
+
+def _cmd_sweep(args, out) -> None:
+    config = config_from_args(args)
+    progress = _progress_bar(sys.stderr) if sys.stderr.isatty() else None
+    table = run_sweep(config, args.rates, args.seeds, n_jobs=args.jobs, progress=progress)
+    if args.csv == "-":
+        table.to_csv(out, index=False)
+    elif args.csv:
+        table.to_csv(args.csv, index=False)
+    if args.json:
+        print(table.to_json(orient="records"), file=out)
+    elif args.csv != "-":
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"), file=out)
+        print("\nmean over seeds:", file=out)
+        summary = summarize_sweep(table)[["poison_rate", "clean_accuracy_mean",
+                                          "poisoned_accuracy_mean", "defended_accuracy_mean"]]
+        print(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"), file=out)
+
+
+def main(argv: Sequence[str] | None = None, *, out=None) -> int:
+    out = out or sys.stdout
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command == "sweep" and args.seeds < 1:
+            raise ValueError(f"seeds={args.seeds} is out of range; expected an integer >= 1")
+        {"list": _cmd_list, "run": _cmd_run, "sweep": _cmd_sweep}[args.command](args, out)
+    except (UsageError, ValueError) as exc:
+        print(f"error: {exc}" if not isinstance(exc, UsageError) else f"{exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # e.g. piped into `head`
+        return 0
+    except OSError as exc:  # e.g. --csv into a missing folder
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0

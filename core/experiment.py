@@ -1,0 +1,288 @@
+"""One experiment: clean model -> poisoned model -> defended model, on held-out test data."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+import numpy as np
+
+from core._validation import check_choice, check_int, check_real
+from core.attacks import ATTACKS, make_attack
+from core.datasets import DATASETS, make_dataset
+from core.defenses import DEFENSES, check_contamination, make_defense
+from core.metrics import DetectionMetrics, detection_metrics
+from core.models import KERNELS, MODELS, check_gamma, fit_clone, make_model
+
+__all__ = ["ExperimentConfig", "ExperimentResult", "DecisionGrid", "run_experiment",
+           "decision_grid", "derive_seeds"]
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """Everything that determines an experiment; same config, same result, bit for bit.
+
+    Validated on construction: a bad field raises ``ValueError`` naming it.
+    ``noise=None`` is replaced by the dataset's default.
+    """
+
+    dataset: str = "blobs"
+    n_samples: int = 500
+    noise: float | None = None
+    test_fraction: float = 0.4
+    attack: str = "label_flip"
+    poison_rate: float = 0.2
+    defense: str = "knn_sanitize"
+    contamination: float | str = "auto"
+    knn_k: int = 10
+    knn_threshold: float = 0.6
+    model: str = "svm"
+    kernel: str = "rbf"
+    C: float = 1.0
+    gamma: float | str = "scale"
+    degree: int = 3
+    seed: int = 0
+    grid_resolution: int = 60
+
+    def __post_init__(self) -> None:
+        check_choice("dataset", self.dataset, DATASETS)
+        spec = DATASETS[self.dataset]
+        s = object.__setattr__
+        s(self, "n_samples", check_int("n_samples", self.n_samples, 40, 100_000))
+        s(self, "noise", spec.default_noise if self.noise is None
+          else check_real("noise", self.noise, 0.0, spec.max_noise))
+        s(self, "test_fraction", check_real("test_fraction", self.test_fraction, 0.1, 0.9))
+        check_choice("attack", self.attack, ATTACKS)
+        s(self, "poison_rate", check_real("poison_rate", self.poison_rate, 0.0, 1.0, high_open=True))
+        check_choice("defense", self.defense, DEFENSES)
+        s(self, "contamination", check_contamination(self.contamination))
+        s(self, "knn_k", check_int("knn_k", self.knn_k, 1, 100))
+        s(self, "knn_threshold", check_real("knn_threshold", self.knn_threshold, 0.5, 1.0,
+                                            low_open=True))
+        check_choice("model", self.model, MODELS)
+        check_choice("kernel", self.kernel, KERNELS)
+        s(self, "C", check_real("C", self.C, 0.0, 1e4, low_open=True))
+        s(self, "gamma", check_gamma(self.gamma))
+        s(self, "degree", check_int("degree", self.degree, 1, 10))
+        s(self, "seed", check_int("seed", self.seed, 0, 2**32 - 1))
+        s(self, "grid_resolution", check_int("grid_resolution", self.grid_resolution, 0, 400))
+
+    def replace(self, **changes: Any) -> "ExperimentConfig":
+        """A copy with ``changes`` applied (and validated)."""
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ExperimentConfig":
+        """Build from a mapping; unknown keys are an error, missing ones take defaults."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown config field(s): {', '.join(unknown)}")
+        return cls(**data)
+
+    def key(self) -> str:
+        """Canonical JSON text: a hashable, order-independent cache key."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+
+@dataclass(frozen=True, eq=False)
+class DecisionGrid:
+    """Decision-function values of the three models on a regular grid.
+
+    ``clean[i, j]`` is the clean model's decision function at ``(x[j], y[i])``;
+    positive means class 1, the boundary is the level 0.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    clean: np.ndarray
+    poisoned: np.ndarray
+    defended: np.ndarray
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: np.round(getattr(self, k), 6).tolist()
+                for k in ("x", "y", "clean", "poisoned", "defended")}
+
+
+def decision_grid(models: tuple, bounds: np.ndarray, resolution: int) -> tuple[np.ndarray, ...]:
+    """Evaluate each model's decision function on a ``resolution`` x ``resolution`` grid.
+
+    ``bounds`` is ``[[xmin, ymin], [xmax, ymax]]``. Returns ``(x, y, *values)``.
+    """
+    x = np.linspace(bounds[0, 0], bounds[1, 0], resolution)
+    y = np.linspace(bounds[0, 1], bounds[1, 1], resolution)
+    xx, yy = np.meshgrid(x, y)
+    pts = np.column_stack([xx.ravel(), yy.ravel()])
+    return (x, y, *(m.decision_function(pts).reshape(xx.shape) for m in models))
+
+
+def derive_seeds(seed: int, n: int = 3) -> list[int]:
+    """Independent integer seeds for the experiment's stages, all from one ``seed``."""
+    return [int(c.generate_state(1)[0]) for c in np.random.SeedSequence(seed).spawn(n)]
+
+
+@dataclass(frozen=True, eq=False)
+class ExperimentResult:
+    """Outcome of :func:`run_experiment`. Accuracies are on the held-out test set."""
+
+    config: ExperimentConfig
+    clean_accuracy: float
+    poisoned_accuracy: float
+    defended_accuracy: float
+    detection: DetectionMetrics
+    relabels: bool
+    feature_names: tuple[str, ...]
+    class_names: tuple[str, ...]
+    X_clean: np.ndarray  # the clean training set
+    y_clean: np.ndarray
+    X_train: np.ndarray  # the poisoned training set (clean rows first for injections)
+    y_train: np.ndarray  # labels as the victim sees them (poisoned)
+    is_poison: np.ndarray
+    is_clean: np.ndarray  # the defense's verdict
+    suspicion: np.ndarray
+    y_defended: np.ndarray  # labels the defended model trained on (for relabelling)
+    kept: np.ndarray  # rows the defended model trained on
+    X_test: np.ndarray
+    y_test: np.ndarray
+    grid: DecisionGrid | None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def n_train(self) -> int:
+        """Clean training points (the budget's denominator)."""
+        return len(self.y_clean)
+
+    @property
+    def n_poison(self) -> int:
+        return int(self.is_poison.sum())
+
+    def summary(self) -> dict[str, Any]:
+        """The scalar results, JSON-ready, identical run after run (no timings)."""
+        return {
+            "config": self.config.to_dict(),
+            "clean_accuracy": self.clean_accuracy,
+            "poisoned_accuracy": self.poisoned_accuracy,
+            "defended_accuracy": self.defended_accuracy,
+            "n_train": self.n_train,
+            "n_test": len(self.y_test),
+            "n_poison": self.n_poison,
+            "detection": {**self.detection.to_dict(), "relabels": self.relabels},
+        }
+
+    def to_dict(self, *, arrays: bool = False, timings: bool = False) -> dict[str, Any]:
+        out = self.summary()
+        if arrays:
+            out["points"] = {
+                "X_clean": self.X_clean.tolist(), "y_clean": self.y_clean.tolist(),
+                "X_train": self.X_train.tolist(), "y_train": self.y_train.tolist(),
+                "is_poison": self.is_poison.tolist(), "is_clean": self.is_clean.tolist(),
+                "suspicion": self.suspicion.tolist(), "y_defended": self.y_defended.tolist(),
+                "kept": self.kept.tolist(), "X_test": self.X_test.tolist(),
+                "y_test": self.y_test.tolist(),
+            }
+            out["grid"] = None if self.grid is None else self.grid.to_dict()
+        if timings:
+            out["timings"] = dict(self.timings)
+        return out
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.to_dict(**kwargs), sort_keys=True)
+
+
+def run_experiment(config: ExperimentConfig) -> ExperimentResult:
+    """Run one clean -> poisoned -> defended experiment.
+
+    1. Generate the dataset and split it; the test part is never touched.
+    2. Fit the clean model on the clean training set.
+    3. Poison the training set with ``config.attack`` at ``config.poison_rate``
+       and fit the poisoned model on it.
+    4. Sanitize the poisoned set with ``config.defense`` and fit the defended
+       model on what it keeps.
+    5. Measure the three test accuracies, the defense's detection metrics
+       against the true poison mask and (if ``grid_resolution`` > 0) the three
+       decision-function grids over the bounding box of all points.
+    """
+    if not isinstance(config, ExperimentConfig):
+        raise TypeError(f"expected an ExperimentConfig, got {type(config).__name__}")
+    timings: dict[str, float] = {}
+    t0 = tic = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal tic
+        now = time.perf_counter()
+        timings[name] = now - tic
+        tic = now
+
+    data_seed, attack_seed, defense_seed = derive_seeds(config.seed)
+    data = make_dataset(config.dataset, n_samples=config.n_samples, noise=config.noise,
+                        test_fraction=config.test_fraction, random_state=data_seed)
+    model = make_model(config.model, kernel=config.kernel, C=config.C, gamma=config.gamma,
+                       degree=config.degree)
+    lap("dataset")
+
+    clean_model = fit_clone(model, data.X_train, data.y_train)
+    lap("fit_clean")
+
+    attack = make_attack(config.attack, config.poison_rate)
+    poisoned = attack.poison(data.X_train, data.y_train, model=model, random_state=attack_seed)
+    lap("attack")
+    poisoned_model = fit_clone(model, poisoned.X, poisoned.y)
+    lap("fit_poisoned")
+
+    params: dict[str, Any] = {}
+    if config.defense == "isolation_forest":
+        params = {"contamination": config.contamination}
+    elif config.defense == "knn_sanitize":
+        params = {"k": config.knn_k, "threshold": config.knn_threshold}
+    report = make_defense(config.defense, **params).sanitize(
+        poisoned.X, poisoned.y, random_state=defense_seed, is_poison=poisoned.is_poison)
+    lap("defense")
+    if report.keep.any():
+        defended_model = fit_clone(model, poisoned.X[report.keep], report.y[report.keep])
+    else:  # a defense that drops everything leaves nothing to learn: fall back to poisoned
+        defended_model = poisoned_model
+    lap("fit_defended")
+
+    models = (clean_model, poisoned_model, defended_model)
+    clean_acc, poisoned_acc, defended_acc = (float(m.score(data.X_test, data.y_test)) for m in models)
+    lap("score")
+
+    grid = None
+    if config.grid_resolution > 0:
+        allx = np.vstack([poisoned.X, data.X_test])
+        lo, hi = allx.min(axis=0), allx.max(axis=0)
+        pad = 0.05 * np.where(hi > lo, hi - lo, 1.0)
+        gx, gy, *values = decision_grid(models, np.array([lo - pad, hi + pad]),
+                                        config.grid_resolution)
+        grid = DecisionGrid(gx, gy, *values)
+        lap("grid")
+    timings["total"] = time.perf_counter() - t0
+
+    return ExperimentResult(
+        config=config,
+        clean_accuracy=clean_acc,
+        poisoned_accuracy=poisoned_acc,
+        defended_accuracy=defended_acc,
+        detection=detection_metrics(poisoned.is_poison, report.is_clean),
+        relabels=report.relabels,
+        feature_names=data.feature_names,
+        class_names=data.class_names,
+        X_clean=data.X_train,
+        y_clean=data.y_train,
+        X_train=poisoned.X,
+        y_train=poisoned.y,
+        is_poison=poisoned.is_poison,
+        is_clean=report.is_clean,
+        suspicion=report.score,
+        y_defended=report.y,
+        kept=report.keep,
+        X_test=data.X_test,
+        y_test=data.y_test,
+        grid=grid,
+        timings=timings,
+    )

@@ -1,0 +1,103 @@
+"""The victim models, built by one factory.
+
+Every model is a ``Pipeline(StandardScaler, classifier)``: features are
+standardized with statistics of the (possibly poisoned) training set only,
+as a real retraining pipeline would do.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+from core._validation import check_choice, check_int, check_real
+
+__all__ = ["MODELS", "KERNELS", "ConstantClassifier", "make_model", "fit_clone"]
+
+MODELS: dict[str, str] = {
+    "svm": "support vector machine (sklearn SVC), kernel / C / gamma / degree apply",
+    "logreg": "L2-regularized logistic regression; C applies",
+}
+KERNELS: tuple[str, ...] = ("linear", "rbf", "poly", "sigmoid")
+
+
+def check_gamma(gamma: float | str) -> float | str:
+    if isinstance(gamma, str):
+        return check_choice("gamma", gamma, ["scale", "auto"])
+    return check_real("gamma", gamma, 0.0, 1e4, low_open=True)
+
+
+def make_model(
+    name: str = "svm",
+    *,
+    kernel: str = "rbf",
+    C: float = 1.0,
+    gamma: float | str = "scale",
+    degree: int = 3,
+) -> Pipeline:
+    """Return an unfitted ``Pipeline(StandardScaler(), classifier)``.
+
+    Parameters
+    ----------
+    name : {"svm", "logreg"}
+    kernel : {"linear", "rbf", "poly", "sigmoid"}, default="rbf"
+        SVM kernel (ignored by ``logreg``).
+    C : float, default=1.0
+        Inverse regularization strength, in (0, 10000].
+    gamma : float or {"scale", "auto"}, default="scale"
+        Kernel coefficient for rbf / poly / sigmoid.
+    degree : int, default=3
+        Degree of the poly kernel, 1 to 10.
+    """
+    check_choice("model", name, MODELS)
+    check_choice("kernel", kernel, KERNELS)
+    C = check_real("C", C, 0.0, 1e4, low_open=True)
+    gamma = check_gamma(gamma)
+    degree = check_int("degree", degree, 1, 10)
+    if name == "svm":
+        clf = SVC(kernel=kernel, C=C, gamma=gamma, degree=degree)
+    else:
+        clf = LogisticRegression(C=C, max_iter=1000)
+    return Pipeline([("scale", StandardScaler()), ("clf", clf)])
+
+
+def fit_clone(model: Pipeline, X, y, sample_weight=None):
+    """Fit a fresh ``clone`` of ``model`` (the template is never fitted).
+
+    With a single class in ``y`` a :class:`ConstantClassifier` is returned.
+    """
+    y = np.asarray(y)
+    if len(y) == 0:
+        raise ValueError("cannot fit a model on an empty training set")
+    if np.unique(y).size < 2:
+        return ConstantClassifier(y[0])
+    fitted = clone(model)
+    if sample_weight is None:
+        return fitted.fit(X, y)
+    return fitted.fit(X, y, clf__sample_weight=sample_weight)
+
+
+class ConstantClassifier:
+    """Stands in for a classifier when the training labels hold one class only.
+
+    scikit-learn refuses to fit an SVM on one class; an attack or a defense can
+    leave exactly that, and the honest outcome is a model that predicts that
+    class everywhere.
+    """
+
+    def __init__(self, label: int) -> None:
+        self.label = int(label)
+        self.classes_ = np.array([0, 1])
+
+    def predict(self, X) -> np.ndarray:
+        return np.full(len(X), self.label, dtype=np.int64)
+
+    def decision_function(self, X) -> np.ndarray:
+        return np.full(len(X), 1.0 if self.label == 1 else -1.0)
+
+    def score(self, X, y) -> float:
+        return float(np.mean(self.predict(X) == np.asarray(y)))

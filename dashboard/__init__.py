@@ -1,0 +1,1 @@
+"""PoisonLab dashboard: the face of :mod:`core`."""

@@ -1,0 +1,124 @@
+import json
+
+import numpy as np
+import pytest
+
+from core import ExperimentConfig, run_experiment, scenario_config
+from core.attacks import ATTACKS
+from core.defenses import DEFENSES
+from core.scenarios import SCENARIOS
+
+SMALL = dict(n_samples=200, grid_resolution=20)
+
+
+def test_result_is_bit_for_bit_deterministic():
+    cfg = ExperimentConfig(dataset="moons", attack="targeted_flip", defense="isolation_forest",
+                           contamination=0.1, **SMALL)
+    a, b = run_experiment(cfg), run_experiment(cfg)
+    assert a.to_json(arrays=True) == b.to_json(arrays=True)
+    other = run_experiment(cfg.replace(seed=1))
+    assert other.to_json(arrays=True) != a.to_json(arrays=True)
+
+
+@pytest.mark.parametrize("attack", list(ATTACKS))
+@pytest.mark.parametrize("defense", list(DEFENSES))
+def test_every_attack_defense_pair_runs(attack, defense):
+    r = run_experiment(ExperimentConfig(attack=attack, defense=defense, poison_rate=0.15, **SMALL))
+    for acc in (r.clean_accuracy, r.poisoned_accuracy, r.defended_accuracy):
+        assert 0.0 <= acc <= 1.0
+    assert r.n_train == 120 and r.n_poison == 18 and len(r.y_test) == 80
+    assert r.grid.clean.shape == r.grid.defended.shape == (20, 20)
+    assert r.detection.n_poison == r.n_poison
+    if defense == "oracle":
+        assert r.detection.precision == r.detection.recall == 1.0
+    if defense == "none":
+        assert r.defended_accuracy == r.poisoned_accuracy and r.detection.n_flagged == 0
+
+
+def test_test_set_is_held_out_and_untouched_by_the_attack():
+    base = ExperimentConfig(**SMALL)
+    results = [run_experiment(base.replace(attack=a, poison_rate=0.3)) for a in ATTACKS]
+    for r in results[1:]:
+        assert np.array_equal(r.X_test, results[0].X_test)
+        assert np.array_equal(r.y_test, results[0].y_test)
+        assert r.clean_accuracy == results[0].clean_accuracy
+    # no test point is in the training set
+    train = {tuple(x) for x in results[0].X_clean}
+    assert not any(tuple(x) in train for x in results[0].X_test)
+
+
+def test_clean_accuracy_is_measured_on_the_test_set():
+    r = run_experiment(ExperimentConfig(dataset="moons", defense="none", **SMALL))
+    from core.models import fit_clone, make_model
+    m = fit_clone(make_model("svm", kernel="rbf"), r.X_clean, r.y_clean)
+    assert r.clean_accuracy == m.score(r.X_test, r.y_test)
+
+
+def test_grid_covers_every_point_and_matches_the_models():
+    r = run_experiment(ExperimentConfig(attack="injection", poison_rate=0.2, **SMALL))
+    g = r.grid
+    pts = np.vstack([r.X_train, r.X_test])
+    assert g.x[0] <= pts[:, 0].min() and g.x[-1] >= pts[:, 0].max()
+    assert g.y[0] <= pts[:, 1].min() and g.y[-1] >= pts[:, 1].max()
+    # the sign of the clean grid agrees with the clean training labels on most nearby points
+    assert np.sign(g.clean).min() < 0 < np.sign(g.clean).max()
+
+
+def test_zero_rate_means_no_poison():
+    r = run_experiment(ExperimentConfig(poison_rate=0.0, defense="none", **SMALL))
+    assert r.n_poison == 0 and r.poisoned_accuracy == r.clean_accuracy
+
+
+def test_summary_is_json_and_has_the_contract_keys():
+    s = json.loads(json.dumps(run_experiment(ExperimentConfig(**SMALL)).summary()))
+    for key in ("clean_accuracy", "poisoned_accuracy", "defended_accuracy", "n_train", "n_poison"):
+        assert key in s
+    assert set(s["detection"]) >= {"precision", "recall", "f1", "n_flagged"}
+    assert ExperimentConfig.from_dict(s["config"]) == ExperimentConfig(**SMALL)
+
+
+@pytest.mark.parametrize("field, value, match", [
+    ("poison_rate", 1.5, r"poison_rate=1.5 is out of range; expected a number in \[0, 1\)"),
+    ("poison_rate", float("inf"), r"poison_rate=inf is not finite"),
+    ("contamination", 0.9, r"contamination=0.9 is out of range"),
+    ("kernel", "cubic", r"kernel='cubic' is not one of: linear, rbf, poly, sigmoid"),
+    ("model", "mlp", r"model='mlp' is not one of: svm, logreg"),
+    ("gamma", 0, r"gamma=0 is out of range"),
+    ("gamma", "big", r"gamma='big' is not one of: scale, auto"),
+    ("C", -1, r"C=-1 is out of range"),
+    ("n_samples", 10**9, r"n_samples=1000000000 is out of range"),
+    ("seed", -1, r"seed=-1 is out of range"),
+    ("seed", 1.5, r"seed=1.5 is not an integer"),
+    ("noise", 5.0, r"noise=5 is out of range"),
+])
+def test_config_validation_names_the_field(field, value, match):
+    with pytest.raises(ValueError, match=match):
+        ExperimentConfig(**{field: value})
+
+
+def test_from_dict_rejects_unknown_fields():
+    with pytest.raises(ValueError, match=r"unknown config field\(s\): colour"):
+        ExperimentConfig.from_dict({"colour": "red"})
+
+
+def test_defense_that_leaves_one_class_does_not_crash():
+    # a huge targeted flip makes the training set almost one class; nothing may crash
+    r = run_experiment(ExperimentConfig(dataset="blobs", attack="targeted_flip", poison_rate=0.9,
+                                        defense="knn_sanitize", **SMALL))
+    assert 0.0 <= r.defended_accuracy <= 1.0
+
+
+def test_seed_demo_tells_the_story():
+    """The original demo's story, measured on the held-out test set (not typed in)."""
+    r = run_experiment(scenario_config("seed-demo"))
+    assert r.n_poison == 80
+    assert r.clean_accuracy >= 0.95
+    assert r.poisoned_accuracy <= 0.60
+    assert r.defended_accuracy >= 0.90
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_scenarios_build_valid_configs(name):
+    cfg = scenario_config(name, seed=3)
+    assert cfg.seed == 3
+    assert SCENARIOS[name].story and SCENARIOS[name].title
