@@ -14,7 +14,7 @@ from core.attacks import ATTACKS, make_attack
 from core.datasets import DATASETS, make_dataset
 from core.defenses import DEFENSES, check_contamination, make_defense
 from core.metrics import DetectionMetrics, detection_metrics
-from core.models import KERNELS, MODELS, check_gamma, fit_clone, make_model
+from core.models import KERNELS, MODELS, check_gamma, decision_values, fit_clone, make_model
 
 __all__ = ["ExperimentConfig", "ExperimentResult", "DecisionGrid", "run_experiment",
            "decision_grid", "derive_seeds"]
@@ -118,7 +118,7 @@ def decision_grid(models: tuple, bounds: np.ndarray, resolution: int) -> tuple[n
     y = np.linspace(bounds[0, 1], bounds[1, 1], resolution)
     xx, yy = np.meshgrid(x, y)
     pts = np.column_stack([xx.ravel(), yy.ravel()])
-    return (x, y, *(m.decision_function(pts).reshape(xx.shape) for m in models))
+    return (x, y, *(decision_values(m, pts).reshape(xx.shape) for m in models))
 
 
 def derive_seeds(seed: int, n: int = 3) -> list[int]:

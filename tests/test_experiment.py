@@ -122,3 +122,17 @@ def test_scenarios_build_valid_configs(name):
     cfg = scenario_config(name, seed=3)
     assert cfg.seed == 3
     assert SCENARIOS[name].story and SCENARIOS[name].title
+
+
+@pytest.mark.parametrize("model, kernel", [("svm", "linear"), ("svm", "rbf"), ("svm", "poly"),
+                                           ("svm", "sigmoid"), ("logreg", "rbf")])
+@pytest.mark.parametrize("gamma", ["scale", 3.0])
+def test_fast_decision_values_equal_sklearn(model, kernel, gamma):
+    from core.datasets import make_dataset
+    from core.models import decision_values, fit_clone, make_model
+    d = make_dataset("moons", n_samples=300, random_state=0)
+    m = fit_clone(make_model(model, kernel=kernel, gamma=gamma), d.X_train, d.y_train)
+    pts = np.random.default_rng(0).normal(scale=2.0, size=(500, 2))
+    expected = m.decision_function(pts)
+    assert np.allclose(decision_values(m, pts), expected, rtol=1e-9, atol=1e-9)
+    assert np.allclose(decision_values(m, pts, max_block=100), expected, rtol=1e-9, atol=1e-9)
