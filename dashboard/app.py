@@ -1,21 +1,52 @@
-"""Creates the Dash app; ``server`` is what gunicorn serves."""
+"""Creates the Dash app; ``server = app.server`` is what gunicorn serves."""
 
 from __future__ import annotations
 
-import dash_bootstrap_components as dbc
-from dash import Dash, html
+import os
+import tempfile
 
-from core import run_experiment, scenario_config
+import diskcache
+from dash import Dash, DiskcacheManager
+
+from dashboard.callbacks import register
+from dashboard.layout import build_layout
+
+ASSETS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets")
+
+
+def background_manager():
+    """Celery (Redis) when ``REDIS_URL`` is set, else a disk cache shared by all workers."""
+    redis_url = os.environ.get("REDIS_URL")
+    if redis_url:
+        try:
+            from celery import Celery
+        except ImportError as exc:
+            raise RuntimeError("REDIS_URL is set but celery is not installed: "
+                               "pip install 'celery[redis]'") from exc
+        from dash import CeleryManager
+
+        celery_app = Celery(__name__, broker=redis_url, backend=redis_url)
+        return CeleryManager(celery_app, expire=600)
+    cache_dir = os.environ.get("DASH_CACHE_DIR",
+                               os.path.join(tempfile.gettempdir(), "poisonlab-dash-cache"))
+    return DiskcacheManager(diskcache.Cache(cache_dir), expire=600)
 
 
 def create_app() -> Dash:
-    app = Dash(__name__, title="PoisonLab", assets_folder="../assets")
-    r = run_experiment(scenario_config("seed-demo", grid_resolution=0))
-    app.layout = dbc.Container([
-        html.H1("PoisonLab"),
-        html.P(f"seed-demo: clean {r.clean_accuracy:.1%}, poisoned {r.poisoned_accuracy:.1%}, "
-               f"defended {r.defended_accuracy:.1%} (held-out test accuracy, computed live)"),
-    ])
+    app = Dash(
+        __name__,
+        title="PoisonLab",
+        assets_folder=ASSETS,
+        background_callback_manager=background_manager(),
+        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+    )
+    app.layout = build_layout()
+    register(app)
+
+    @app.server.route("/healthz")
+    def healthz():
+        return {"status": "ok"}
+
     return app
 
 

@@ -1,0 +1,11 @@
+"""Thin callbacks: parse inputs -> config -> core -> figures. Registered by ``register(app)``."""
+
+from dash import Dash
+
+from dashboard.callbacks import controls, experiment, sweep
+
+
+def register(app: Dash) -> None:
+    controls.register(app)
+    experiment.register(app)
+    sweep.register(app)

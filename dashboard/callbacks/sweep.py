@@ -1,0 +1,113 @@
+"""The accuracy-vs-poison-rate sweep: a background callback with progress and cancel."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from dash import Dash, Input, Output, State
+
+from core import ExperimentConfig, run_sweep
+from core.sweeps import summarize_sweep
+from dashboard import ids
+from dashboard.figures import message_figure, sweep_figure
+
+MAX_RATES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+SEED_CHOICES = (1, 3, 5, 10)
+N_RATES = 9
+
+
+def sweep_key(config: ExperimentConfig) -> str:
+    """What a sweep depends on: the config without rate, seed and grid."""
+    d = config.to_dict()
+    for k in ("poison_rate", "seed", "grid_resolution"):
+        d.pop(k)
+    return json.dumps(d, sort_keys=True)
+
+
+def parse_sweep_request(store: dict | None, max_rate: Any, seeds: Any
+                        ) -> tuple[ExperimentConfig, list[float], int]:
+    """Validate what the browser sent; ``ValueError`` names the bad value."""
+    if not store or "config" not in store:
+        raise ValueError("fix the settings above before running a sweep")
+    config = ExperimentConfig.from_dict(store["config"])
+    try:
+        max_rate, seeds = float(max_rate), int(seeds)
+    except (TypeError, ValueError):
+        raise ValueError(f"sweep settings {max_rate!r}, {seeds!r} are not numbers") from None
+    if not any(np.isclose(max_rate, m) for m in MAX_RATES):
+        raise ValueError(f"sweep maximum {max_rate:g} is not one of {MAX_RATES}")
+    if seeds not in SEED_CHOICES:
+        raise ValueError(f"sweep seeds {seeds} is not one of {SEED_CHOICES}")
+    rates = [round(r, 4) for r in np.linspace(0.0, max_rate, N_RATES)]
+    return config, rates, seeds
+
+
+def compute_sweep(set_progress, store, max_rate, seeds) -> dict:
+    """Run the sweep, reporting progress; returns the store payload."""
+    try:
+        config, rates, n_seeds = parse_sweep_request(store, max_rate, seeds)
+    except ValueError as exc:
+        set_progress((0, 1, str(exc)))
+        return {"error": str(exc)}
+    total = len(rates) * n_seeds
+    start = time.perf_counter()
+
+    def progress(done: int, total: int) -> None:
+        set_progress((done, total, f"running: {done} / {total} runs "
+                                   f"({time.perf_counter() - start:.1f} s)"))
+
+    set_progress((0, total, f"running: 0 / {total} runs"))
+    table = run_sweep(config, rates, n_seeds, progress=progress)
+    summary = summarize_sweep(table)
+    elapsed = time.perf_counter() - start
+    set_progress((total, total, f"done: {total} runs ({len(rates)} rates × {n_seeds} seeds, "
+                                f"seeds {config.seed}–{config.seed + n_seeds - 1}) in "
+                                f"{elapsed:.1f} s"))
+    return {"key": sweep_key(config), "summary": summary.to_dict("list"), "seeds": n_seeds}
+
+
+def render_sweep(sweep: dict | None, store: dict | None):
+    if not sweep:
+        return message_figure("no sweep yet: press Run sweep", height=300)
+    if "error" in sweep:
+        return message_figure(sweep["error"], height=300)
+    config = None
+    if store and "config" in store:
+        config = ExperimentConfig.from_dict(store["config"])
+    fig = sweep_figure(pd.DataFrame(sweep["summary"]),
+                       current_rate=None if config is None else config.poison_rate, height=300)
+    if config is not None and sweep_key(config) != sweep["key"]:
+        fig.add_annotation(text="settings changed since this sweep: run it again",
+                           xref="paper", yref="paper", x=1, y=0.02, xanchor="right",
+                           showarrow=False, font=dict(color="#b91c1c", size=12),
+                           bgcolor="rgba(255,255,255,0.85)")
+    return fig
+
+
+def register(app: Dash) -> None:
+    @app.callback(
+        Output(ids.SWEEP_STORE, "data"),
+        Input(ids.SWEEP_RUN, "n_clicks"),
+        State("config-store", "data"),
+        State(ids.SWEEP_MAX_RATE, "value"),
+        State(ids.SWEEP_SEEDS, "value"),
+        background=True,
+        progress=[Output(ids.SWEEP_PROGRESS, "value"), Output(ids.SWEEP_PROGRESS, "max"),
+                  Output(ids.SWEEP_STATUS, "children")],
+        running=[(Output(ids.SWEEP_RUN, "disabled"), True, False),
+                 (Output(ids.SWEEP_CANCEL, "disabled"), False, True)],
+        cancel=[Input(ids.SWEEP_CANCEL, "n_clicks")],
+        prevent_initial_call=True,
+    )
+    def run_sweep_job(set_progress, _n_clicks, store, max_rate, seeds):
+        return compute_sweep(set_progress, store, max_rate, seeds)
+
+    app.callback(
+        Output(ids.GRAPH_SWEEP, "figure"),
+        Input(ids.SWEEP_STORE, "data"),
+        Input("config-store", "data"),
+    )(render_sweep)

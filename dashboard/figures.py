@@ -1,0 +1,221 @@
+"""Pure figure functions: core results in, ``go.Figure`` out. No metric is computed here."""
+
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from core import ExperimentResult
+
+# One visual theme, used by every figure (and mirrored in assets/poisonlab.css).
+CLASS_COLORS = ("#2563eb", "#ea8a0c")  # class 0 blue, class 1 amber
+REGION_COLORS = ("#c7dbfd", "#ffffff", "#fde2b8")  # decision regions: class 0, boundary, class 1
+POISON_COLOR = "#dc2626"
+FLAGGED_COLOR = "#111827"
+DROPPED_COLOR = "#9ca3af"
+BOUNDARY_COLOR = "#111827"
+CLEAN_BOUNDARY_COLOR = "#0f766e"
+PANEL_COLORS = {"clean": "#0f766e", "poisoned": "#b91c1c", "defended": "#6d28d9"}
+FONT = dict(family="Inter, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif", size=13,
+            color="#1f2937")
+PANELS = ("clean", "poisoned", "defended")
+
+
+def typed(values, dtype: str = "f4") -> dict:
+    """A plotly.js typed-array spec (base64): far smaller and faster than a JSON list."""
+    arr = np.ascontiguousarray(values, dtype=np.dtype(dtype).newbyteorder("<"))
+    spec = {"dtype": dtype, "bdata": base64.b64encode(arr.tobytes()).decode("ascii")}
+    if arr.ndim > 1:
+        spec["shape"] = ", ".join(map(str, arr.shape))
+    return spec
+
+
+def untyped(spec) -> np.ndarray:
+    """Inverse of :func:`typed` (plain lists and arrays pass through)."""
+    if isinstance(spec, dict) and "bdata" in spec:
+        arr = np.frombuffer(base64.b64decode(spec["bdata"]), dtype=np.dtype(spec["dtype"]))
+        return arr.reshape([int(n) for n in spec["shape"].split(",")]) if "shape" in spec else arr
+    return np.asarray(spec)
+
+
+def _layout(*, height: int, **extra) -> dict:
+    return dict(
+        height=height, margin=dict(l=48, r=12, t=10, b=44), font=FONT,
+        paper_bgcolor="white", plot_bgcolor="white", showlegend=False,
+        hoverlabel=dict(font=dict(size=12)), uirevision="keep", **extra,
+    )
+
+
+def _base_layout(fig: go.Figure, *, height: int) -> go.Figure:
+    fig.update_layout(**_layout(height=height))
+    return fig
+
+
+def color_limit(result: ExperimentResult) -> float:
+    """One symmetric color range for the three panels, so equal colors mean equal scores."""
+    g = result.grid
+    values = np.abs(np.concatenate([g.clean.ravel(), g.poisoned.ravel(), g.defended.ravel()]))
+    return float(np.percentile(values, 95)) or 1.0
+
+
+def _points(X: np.ndarray, labels: np.ndarray, class_names, *, name: str) -> list[dict]:
+    traces = []
+    for k in (0, 1):
+        sel = labels == k
+        if not sel.any():
+            continue
+        traces.append(dict(
+            type="scatter", x=typed(X[sel, 0]), y=typed(X[sel, 1]), mode="markers",
+            name=f"{name} {class_names[k]}",
+            marker=dict(color=CLASS_COLORS[k], size=7, line=dict(color="white", width=0.8)),
+            hovertemplate=f"{class_names[k]}<br>(%{{x:.3g}}, %{{y:.3g}})<extra>{name}</extra>",
+        ))
+    return traces
+
+
+def _level_zero(g, z: np.ndarray, *, name: str, color: str, width: float, dash: str) -> dict:
+    return dict(type="contour", x=typed(g.x), y=typed(g.y), z=typed(z), name=name,
+                contours=dict(start=0, end=0, size=1, coloring="lines"),
+                line=dict(width=width, dash=dash, color=color), showscale=False,
+                colorscale=[[0, color], [1, color]], hoverinfo="skip")
+
+
+def decision_panel_spec(result: ExperimentResult, panel: str, *, height: int = 360) -> dict:
+    """The plotly figure dict behind :func:`decision_panel` (what the dashboard sends).
+
+    Built as a plain dict because plotly's validation of graph objects costs more
+    than the experiment itself at interactive speed; ``go.Figure(spec)`` validates it.
+    """
+    if panel not in PANELS:
+        raise ValueError(f"panel={panel!r} is not one of: {', '.join(PANELS)}")
+    g = result.grid
+    if g is None:
+        raise ValueError("the result has no decision grid (grid_resolution=0)")
+    lim = color_limit(result)
+    z = getattr(g, panel)
+    names = result.class_names
+    data: list[dict] = [dict(
+        type="contour", x=typed(g.x), y=typed(g.y), z=typed(np.clip(z, -lim, lim)),
+        zmin=-lim, zmax=lim, ncontours=14, name="decision function",
+        colorscale=[[0.0, REGION_COLORS[0]], [0.5, REGION_COLORS[1]], [1.0, REGION_COLORS[2]]],
+        line=dict(width=0), showscale=False, hoverinfo="skip",
+    )]
+    if panel != "clean":  # where the clean boundary was: the movement at a glance
+        data.append(_level_zero(g, g.clean, name="clean boundary", color=CLEAN_BOUNDARY_COLOR,
+                                width=2, dash="dash"))
+    data.append(_level_zero(g, z, name="boundary", color=BOUNDARY_COLOR, width=3, dash="solid"))
+
+    if panel == "clean":
+        data += _points(result.X_clean, result.y_clean, names, name="training")
+    else:
+        X, poison = result.X_train, result.is_poison
+        if panel == "poisoned":
+            y, keep = result.y_train, np.ones(len(X), dtype=bool)
+        else:
+            y, keep = result.y_defended, result.kept
+        clean_kept = ~poison & keep
+        data += _points(X[clean_kept], y[clean_kept], names, name="training")
+        dropped = ~keep
+        if dropped.any():
+            data.append(dict(
+                type="scatter", x=typed(X[dropped, 0]), y=typed(X[dropped, 1]), mode="markers",
+                name="dropped",
+                marker=dict(color=DROPPED_COLOR, size=6, opacity=0.55),
+                hovertemplate="dropped by the defense<extra></extra>",
+            ))
+        if poison.any():
+            data.append(dict(
+                type="scatter", x=typed(X[poison, 0]), y=typed(X[poison, 1]), mode="markers",
+                name="poison",
+                marker=dict(symbol="x", size=8, color=POISON_COLOR,
+                            line=dict(width=0.5, color="white")),
+                customdata=[names[k] for k in result.y_train[poison]],
+                hovertemplate="poison, labelled %{customdata}<extra></extra>",
+            ))
+        if panel == "defended":
+            flagged = ~result.is_clean
+            if flagged.any():
+                verb = "relabelled" if result.relabels else "flagged"
+                data.append(dict(
+                    type="scatter", x=typed(X[flagged, 0]), y=typed(X[flagged, 1]),
+                    mode="markers",
+                    name=verb, hovertemplate=f"{verb} by the defense<extra></extra>",
+                    marker=dict(symbol="circle-open", size=13, color=FLAGGED_COLOR,
+                                line=dict(width=1.4)),
+                ))
+    axis = dict(showgrid=False, zeroline=False)
+    layout = _layout(
+        height=height,
+        xaxis=dict(range=[g.x[0], g.x[-1]], title=dict(text=result.feature_names[0]),
+                   constrain="domain", **axis),
+        yaxis=dict(range=[g.y[0], g.y[-1]], title=dict(text=result.feature_names[1]), **axis),
+    )
+    return dict(data=data, layout=layout)
+
+
+def decision_panel(result: ExperimentResult, panel: str, *, height: int = 360) -> go.Figure:
+    """Contour of one model's decision function with the training points on top.
+
+    ``panel`` is ``"clean"``, ``"poisoned"`` or ``"defended"``. All three panels of a
+    result share axes and color scale. Poison points are red crosses; in the defended
+    panel, flagged points are ringed and dropped points greyed.
+    """
+    return go.Figure(decision_panel_spec(result, panel, height=height))
+
+
+def message_figure(text: str, *, height: int = 360) -> go.Figure:
+    """A blank figure carrying a short message (no data yet, or an error)."""
+    fig = go.Figure()
+    fig.add_annotation(text=text, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
+                       font=dict(size=14, color="#6b7280"))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _base_layout(fig, height=height)
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def sweep_figure(summary: pd.DataFrame, *, current_rate: float | None = None,
+                 height: int = 320) -> go.Figure:
+    """Test accuracy (mean, +-1 std band) against poison rate for the three models.
+
+    ``summary`` is :func:`core.sweeps.summarize_sweep`'s table.
+    """
+    fig = go.Figure()
+    x = summary["poison_rate"].to_numpy()
+    for panel in PANELS:
+        mean = summary[f"{panel}_accuracy_mean"].to_numpy()
+        std = summary[f"{panel}_accuracy_std"].to_numpy()
+        color = PANEL_COLORS[panel]
+        fig.add_trace(go.Scatter(
+            x=np.concatenate([x, x[::-1]]),
+            y=np.clip(np.concatenate([mean + std, (mean - std)[::-1]]), 0.0, 1.0),
+            fill="toself", fillcolor=_rgba(color, 0.14), line=dict(width=0), hoverinfo="skip",
+            showlegend=False, name=f"{panel} ±1 std",
+        ))
+        fig.add_trace(go.Scatter(
+            x=x, y=mean, mode="lines+markers", name=f"{panel} model",
+            line=dict(color=color, width=2.5, dash="dot" if panel == "clean" else "solid"),
+            marker=dict(size=6), customdata=std,
+            hovertemplate=f"{panel}: %{{y:.1%}} ± %{{customdata:.1%}}<extra></extra>",
+        ))
+    if current_rate is not None:
+        fig.add_vline(x=current_rate, line=dict(color="#6b7280", width=1.5, dash="dash"),
+                      annotation_text=f"current {current_rate:.0%}",
+                      annotation_position="top right", annotation_font_size=12)
+    fig.update_xaxes(title_text="poison rate (poison points / clean training points)",
+                     tickformat=".0%", showgrid=True, gridcolor="#eef0f3")
+    low = min(float(summary[[f"{p}_accuracy_mean" for p in PANELS]].min().min()), 0.5)
+    fig.update_yaxes(title_text="test accuracy", tickformat=".0%", showgrid=True,
+                     gridcolor="#eef0f3", range=[max(0.0, low - 0.05), 1.02])
+    _base_layout(fig, height=height)
+    fig.update_layout(showlegend=True, hovermode="x unified",
+                      legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0, xanchor="left"),
+                      margin=dict(t=36))
+    return fig

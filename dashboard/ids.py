@@ -1,0 +1,49 @@
+"""Component ids: a contract that tests and demos script against. Never rename one."""
+
+# controls (their ids are also the URL query keys)
+SCENARIO = "scenario"
+DATASET = "dataset"
+N_SAMPLES = "n-samples"
+NOISE = "noise"
+ATTACK = "attack"
+POISON_RATE = "poison-rate"
+DEFENSE = "defense"
+CONTAMINATION = "contamination"
+CONTAMINATION_AUTO = "contamination-auto"
+KNN_K = "knn-k"
+KNN_THRESHOLD = "knn-threshold"
+MODEL = "model"
+KERNEL = "kernel"
+C = "c"
+GAMMA = "gamma"
+DEGREE = "degree"
+SEED = "seed"
+
+# graphs
+GRAPH_CLEAN = "graph-clean"
+GRAPH_POISONED = "graph-poisoned"
+GRAPH_DEFENDED = "graph-defended"
+GRAPH_SWEEP = "graph-sweep"
+
+# readouts
+ACCURACY_CLEAN = "accuracy-clean"
+ACCURACY_POISONED = "accuracy-poisoned"
+ACCURACY_DEFENDED = "accuracy-defended"
+SCORECARD = "scorecard"
+RUN_INFO = "run-info"
+ERROR = "error"
+SCENARIO_STORY = "scenario-story"
+
+# sweep
+SWEEP_MAX_RATE = "sweep-max-rate"
+SWEEP_SEEDS = "sweep-seeds"
+SWEEP_RUN = "sweep-run"
+SWEEP_CANCEL = "sweep-cancel"
+SWEEP_PROGRESS = "sweep-progress"
+SWEEP_STATUS = "sweep-status"
+SWEEP_STORE = "sweep-store"
+
+# sharing
+URL = "url"
+SHARE_LINK = "share-link"
+COPY_LINK = "copy-link"

@@ -1,0 +1,241 @@
+"""The page: a controls card on the left, the three panels and the sweep on the right."""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from core import ATTACKS, DATASETS, DEFENSES, KERNELS, MODELS, SCENARIOS
+from dashboard import ids
+from dashboard.figures import PANEL_COLORS, message_figure
+from dashboard.state import (
+    C_VALUES, CONTAMINATION_RANGE, DEFAULT_SCENARIO, DEGREE_VALUES, GAMMA_VALUES, KNN_K_RANGE,
+    KNN_THRESHOLD_RANGE, N_SAMPLES_RANGE, POISON_RATE_RANGE, SEED_RANGE, controls_from_config,
+    default_config,
+)
+
+GRAPH_CONFIG = {"displaylogo": False, "responsive": True,
+                "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"],
+                "toImageButtonOptions": {"format": "png", "scale": 2}}
+
+PANEL_TITLES = {"clean": "Clean model", "poisoned": "Poisoned model", "defended": "Defended model"}
+PANEL_IDS = {
+    "clean": (ids.GRAPH_CLEAN, ids.ACCURACY_CLEAN),
+    "poisoned": (ids.GRAPH_POISONED, ids.ACCURACY_POISONED),
+    "defended": (ids.GRAPH_DEFENDED, ids.ACCURACY_DEFENDED),
+}
+
+
+def _options(names) -> list[dict]:
+    return [{"label": n.replace("_", " "), "value": n} for n in names]
+
+
+def _field(label: str, control, *, hint: str | None = None, wrapper_id: str | None = None):
+    children = [dbc.Label(label, className="control-label"), control]
+    if hint:
+        children.append(html.Div(hint, className="control-hint"))
+    return html.Div(children, className="control", id=wrapper_id or f"{control.id}-field")
+
+
+def _slider(cid: str, lo: float, hi: float, step: float, value, *, marks: dict, pct=False):
+    return dcc.Slider(id=cid, min=lo, max=hi, step=step, value=value, marks=marks,
+                      updatemode="mouseup",
+                      tooltip={"placement": "bottom", "always_visible": False,
+                               **({"transform": "percent"} if pct else {})})
+
+
+def controls_card(values: dict) -> dbc.Card:
+    lo, hi, step = POISON_RATE_RANGE
+    return dbc.Card(dbc.CardBody([
+        _field("Scenario", dcc.Dropdown(
+            id=ids.SCENARIO, clearable=True, searchable=False, value=DEFAULT_SCENARIO,
+            placeholder="custom settings",
+            options=[{"label": s.title, "value": n} for n, s in SCENARIOS.items()])),
+        html.Div(id=ids.SCENARIO_STORY, className="scenario-story"),
+        html.Hr(),
+        html.H6("Data", className="section-title"),
+        _field("Dataset", dcc.Dropdown(id=ids.DATASET, options=_options(DATASETS),
+                                       value=values[ids.DATASET], clearable=False,
+                                       searchable=False)),
+        _field("Sample size", _slider(ids.N_SAMPLES, *N_SAMPLES_RANGE, values[ids.N_SAMPLES],
+                                      marks={100: "100", 1000: "1k", 2000: "2k", 4000: "4k"})),
+        _field("Noise", _slider(ids.NOISE, 0.0, 1.0, 0.01, values[ids.NOISE],
+                                marks={0: "0", 0.5: "0.5", 1: "1"})),
+        html.Hr(),
+        html.H6("Attack", className="section-title"),
+        _field("Attack", dcc.Dropdown(id=ids.ATTACK, options=_options(ATTACKS),
+                                      value=values[ids.ATTACK], clearable=False,
+                                      searchable=False)),
+        _field("Poison rate", _slider(ids.POISON_RATE, lo, hi, step, values[ids.POISON_RATE],
+                                      marks={0: "0%", 0.2: "20%", 0.4: "40%", 0.6: "60%"},
+                                      pct=True),
+               hint="poison points per clean training point"),
+        html.Hr(),
+        html.H6("Defense", className="section-title"),
+        _field("Defense", dcc.Dropdown(id=ids.DEFENSE, options=_options(DEFENSES),
+                                       value=values[ids.DEFENSE], clearable=False,
+                                       searchable=False)),
+        html.Div([
+            dbc.Label("Contamination", className="control-label"),
+            dbc.Switch(id=ids.CONTAMINATION_AUTO, label="auto",
+                       value=values[ids.CONTAMINATION] == "auto", className="auto-switch"),
+            _slider(ids.CONTAMINATION, *CONTAMINATION_RANGE,
+                    0.1 if values[ids.CONTAMINATION] == "auto" else values[ids.CONTAMINATION],
+                    marks={0.01: "1%", 0.25: "25%", 0.5: "50%"}, pct=True),
+            html.Div("share of training points Isolation Forest drops", className="control-hint"),
+        ], className="control", id=f"{ids.CONTAMINATION}-field"),
+        html.Div([
+            _field("Neighbours k", _slider(ids.KNN_K, *KNN_K_RANGE, 1, values[ids.KNN_K],
+                                           marks={1: "1", 10: "10", 25: "25", 50: "50"})),
+            _field("Vote threshold", _slider(ids.KNN_THRESHOLD, *KNN_THRESHOLD_RANGE,
+                                             values[ids.KNN_THRESHOLD],
+                                             marks={0.55: "55%", 0.75: "75%", 1: "100%"},
+                                             pct=True),
+                   hint="share of neighbours that must disagree"),
+        ], id="knn-fields"),
+        html.Hr(),
+        html.H6("Model", className="section-title"),
+        dbc.Row([
+            dbc.Col(_field("Model", dcc.Dropdown(id=ids.MODEL, options=_options(MODELS),
+                                                 value=values[ids.MODEL], clearable=False,
+                                                 searchable=False)), width=6),
+            dbc.Col(_field("Kernel", dcc.Dropdown(id=ids.KERNEL, options=_options(KERNELS),
+                                                  value=values[ids.KERNEL], clearable=False,
+                                                  searchable=False)), width=6),
+        ], className="g-2"),
+        dbc.Row([
+            dbc.Col(_field("C", dcc.Dropdown(id=ids.C, value=values[ids.C], clearable=False,
+                                             searchable=False,
+                                             options=[{"label": f"{v:g}", "value": v}
+                                                      for v in C_VALUES])), width=4),
+            dbc.Col(_field("gamma", dcc.Dropdown(id=ids.GAMMA, value=values[ids.GAMMA],
+                                                 clearable=False, searchable=False,
+                                                 options=[{"label": str(v), "value": v}
+                                                          for v in GAMMA_VALUES])), width=4),
+            dbc.Col(_field("degree", dcc.Dropdown(id=ids.DEGREE, value=values[ids.DEGREE],
+                                                  clearable=False, searchable=False,
+                                                  options=[{"label": str(v), "value": v}
+                                                           for v in DEGREE_VALUES])), width=4),
+        ], className="g-2"),
+        _field("Seed", dbc.Input(id=ids.SEED, type="number", min=SEED_RANGE[0],
+                                 max=SEED_RANGE[1], step=1, value=values[ids.SEED],
+                                 debounce=True, size="sm")),
+    ]), className="controls-card shadow-sm")
+
+
+def panel_card(panel: str) -> dbc.Card:
+    graph_id, readout_id = PANEL_IDS[panel]
+    return dbc.Card([
+        dbc.CardHeader([
+            html.Span(PANEL_TITLES[panel], className="panel-title"),
+            html.Span(id=readout_id, className="panel-readout"),
+        ], className=f"panel-header panel-{panel}",
+            style={"borderTopColor": PANEL_COLORS[panel]}),
+        dcc.Loading(dcc.Graph(id=graph_id, figure=message_figure("computing..."),
+                              config=GRAPH_CONFIG, className="panel-graph"),
+                    type="dot", delay_show=400),
+    ], className="panel-card shadow-sm")
+
+
+def legend() -> html.Div:
+    item = lambda cls, text: html.Span([html.Span(className=f"swatch {cls}"), text],  # noqa: E731
+                                       className="legend-item")
+    return html.Div([
+        item("swatch-c0", "class 0 / deny"), item("swatch-c1", "class 1 / approve"),
+        item("swatch-poison", "poison point"), item("swatch-flagged", "flagged by the defense"),
+        item("swatch-dropped", "dropped"), item("swatch-boundary", "decision boundary"),
+        item("swatch-clean-boundary", "clean model's boundary"),
+    ], className="legend-row")
+
+
+EXPLAINER = [
+    html.P("Each panel is a map of what a model decides: blue areas are predicted as one "
+           "class, amber areas as the other, and the black line is the boundary between them. "
+           "The dots are the training examples the model learned from."),
+    html.P([html.B("Clean model: "), "trained on honest data. ",
+            html.B("Poisoned model: "), "trained after an attacker slipped in the red crosses "
+            "(fake or mislabelled examples) — watch the boundary move away from the dashed "
+            "line where it used to be. ",
+            html.B("Defended model: "), "a cleaning step looks for suspicious examples (ringed) "
+            "and removes or relabels them before retraining."]),
+    html.P("The percentages are accuracy on fresh test examples the attacker never touched, "
+           "computed live for these exact settings."),
+]
+
+
+def sweep_card() -> dbc.Card:
+    return dbc.Card(dbc.CardBody([
+        dbc.Row([
+            dbc.Col(html.H5("Accuracy vs. poison rate", className="card-title mb-0"), md=5),
+            dbc.Col(dbc.InputGroup([
+                dbc.InputGroupText("up to"),
+                dbc.Select(id=ids.SWEEP_MAX_RATE, value="0.4",
+                           options=[{"label": f"{r:.0%}", "value": str(r)}
+                                    for r in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)]),
+                dbc.InputGroupText("seeds"),
+                dbc.Select(id=ids.SWEEP_SEEDS, value="3",
+                           options=[{"label": str(n), "value": str(n)} for n in (1, 3, 5, 10)]),
+            ], size="sm"), md=4),
+            dbc.Col([
+                dbc.Button("Run sweep", id=ids.SWEEP_RUN, color="primary", size="sm",
+                           className="me-2"),
+                dbc.Button("Cancel", id=ids.SWEEP_CANCEL, color="secondary", size="sm",
+                           outline=True, disabled=True),
+            ], md=3, className="text-md-end"),
+        ], className="align-items-center g-2"),
+        dbc.Progress(id=ids.SWEEP_PROGRESS, value=0, max=1, className="sweep-progress my-2",
+                     style={"height": "6px"}),
+        html.Div("Run a sweep to see how the three accuracies change as the attacker's budget "
+                 "grows (mean over seeds, shaded ±1 std).", id=ids.SWEEP_STATUS,
+                 className="sweep-status"),
+        dcc.Graph(id=ids.GRAPH_SWEEP, figure=message_figure("no sweep yet", height=300),
+                  config=GRAPH_CONFIG),
+        dcc.Store(id=ids.SWEEP_STORE),
+    ]), className="shadow-sm mt-3")
+
+
+def build_layout() -> html.Div:
+    config = default_config()
+    values = controls_from_config(config)
+    return html.Div([
+        dcc.Location(id=ids.URL, refresh=False),
+        dcc.Store(id="config-store"),
+        dbc.Navbar(dbc.Container([
+            html.Span([html.Span("Poison", className="brand-a"), html.Span("Lab",
+                                                                            className="brand-b")],
+                      className="navbar-brand"),
+            html.Span("see data-poisoning attacks and the defenses against them",
+                      className="navbar-tagline d-none d-lg-inline"),
+            html.Div([
+                dbc.Input(id=ids.SHARE_LINK, readonly=True, size="sm", className="share-link"),
+                dcc.Clipboard(id=ids.COPY_LINK, target_id=ids.SHARE_LINK, title="copy link",
+                              className="copy-link"),
+            ], className="share-box ms-auto"),
+        ], fluid=True), className="app-navbar", color="white", dark=False),
+        dbc.Container([
+            dbc.Row([
+                dbc.Col(controls_card(values), lg=3, md=4, className="controls-col"),
+                dbc.Col([
+                    dbc.Alert(id=ids.ERROR, color="danger", is_open=False, dismissable=True,
+                              className="mb-2"),
+                    html.Div(id=ids.RUN_INFO, className="run-info"),
+                    dbc.Row([dbc.Col(panel_card(p), md=4, className="panel-col")
+                             for p in ("clean", "poisoned", "defended")], className="g-2"),
+                    legend(),
+                    dbc.Row([
+                        dbc.Col(dbc.Card(dbc.CardBody([
+                            html.H6("Defense scorecard", className="card-title"),
+                            html.Div(id=ids.SCORECARD),
+                        ]), className="shadow-sm h-100"), md=5),
+                        dbc.Col(dbc.Card(dbc.CardBody([
+                            html.H6("What am I looking at?", className="card-title"),
+                            *EXPLAINER,
+                        ]), className="shadow-sm h-100 explainer"), md=7),
+                    ], className="g-2 mt-1"),
+                    sweep_card(),
+                ], lg=9, md=8),
+            ], className="g-3"),
+            html.Footer("PoisonLab · every number on this page is computed live from the "
+                        "current settings on held-out test data.", className="app-footer"),
+        ], fluid=True, className="app-body"),
+    ])

@@ -1,0 +1,161 @@
+"""The dashboard's state: control values <-> ExperimentConfig <-> URL query string.
+
+Pure functions (no Dash): the UI offers exactly the ranges defined here, and every
+value that arrives from the browser (a control or a URL) is checked against them
+again on the server.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from core import SCENARIOS, ExperimentConfig, scenario_config
+from core.datasets import DATASETS
+from dashboard import ids
+
+DEFAULT_SCENARIO = "seed-demo"
+
+#: control id -> ExperimentConfig field
+FIELDS: dict[str, str] = {
+    ids.DATASET: "dataset",
+    ids.N_SAMPLES: "n_samples",
+    ids.NOISE: "noise",
+    ids.ATTACK: "attack",
+    ids.POISON_RATE: "poison_rate",
+    ids.DEFENSE: "defense",
+    ids.CONTAMINATION: "contamination",
+    ids.KNN_K: "knn_k",
+    ids.KNN_THRESHOLD: "knn_threshold",
+    ids.MODEL: "model",
+    ids.KERNEL: "kernel",
+    ids.C: "C",
+    ids.GAMMA: "gamma",
+    ids.DEGREE: "degree",
+    ids.SEED: "seed",
+}
+#: every control the URL carries, in URL order
+CONTROLS: tuple[str, ...] = (ids.SCENARIO, *FIELDS)
+
+# What the UI offers (and so all the server accepts from the browser).
+N_SAMPLES_RANGE = (100, 4000, 50)
+POISON_RATE_RANGE = (0.0, 0.6, 0.01)
+CONTAMINATION_RANGE = (0.01, 0.5, 0.01)
+KNN_K_RANGE = (1, 50)
+KNN_THRESHOLD_RANGE = (0.55, 1.0, 0.05)
+C_VALUES = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
+GAMMA_VALUES = ("scale", 0.01, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 50.0)
+DEGREE_VALUES = (2, 3, 4, 5)
+SEED_RANGE = (0, 999_999)
+
+
+def _num(field: str, value: Any, lo: float, hi: float, *, integer: bool = False) -> float | int:
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise ValueError(f"{field}={value!r} is not a number") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{field}={value!r} is not a finite number")
+    if not lo <= value <= hi:
+        raise ValueError(f"{field}={value:g} is out of range; the dashboard offers {lo:g} to {hi:g}")
+    if integer:
+        if float(value) != int(value):
+            raise ValueError(f"{field}={value!r} is not a whole number")
+        return int(value)
+    return float(value)
+
+
+def _one_of(field: str, value: Any, allowed: tuple) -> Any:
+    """The entry of ``allowed`` that ``value`` (maybe a URL string) stands for."""
+    number = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            pass
+    for option in allowed:
+        if option == value or (number is not None and not isinstance(option, str)
+                               and math.isclose(number, option)):
+            return option
+    shown = ", ".join(str(a) for a in allowed)
+    raise ValueError(f"{field}={value!r} is not one of the dashboard's choices: {shown}")
+
+
+def config_from_controls(values: dict[str, Any]) -> ExperimentConfig:
+    """Validate control values (as the browser sends them) into a config.
+
+    ``values`` maps control ids to values; ``contamination`` is a number or
+    ``"auto"``. Raises ``ValueError`` naming the first bad control.
+    """
+    v = dict(values)
+    cfg: dict[str, Any] = {}
+    for cid in (ids.DATASET, ids.ATTACK, ids.DEFENSE, ids.MODEL, ids.KERNEL):
+        cfg[FIELDS[cid]] = v.get(cid)
+    cfg["n_samples"] = _num(ids.N_SAMPLES, v.get(ids.N_SAMPLES), *N_SAMPLES_RANGE[:2], integer=True)
+    dataset = v.get(ids.DATASET)
+    max_noise = DATASETS[dataset].max_noise if dataset in DATASETS else 1.0
+    cfg["noise"] = _num(ids.NOISE, v.get(ids.NOISE), 0.0, max_noise)
+    cfg["poison_rate"] = _num(ids.POISON_RATE, v.get(ids.POISON_RATE), *POISON_RATE_RANGE[:2])
+    cont = v.get(ids.CONTAMINATION)
+    cfg["contamination"] = "auto" if cont == "auto" else _num(ids.CONTAMINATION, cont,
+                                                                *CONTAMINATION_RANGE[:2])
+    cfg["knn_k"] = _num(ids.KNN_K, v.get(ids.KNN_K), *KNN_K_RANGE, integer=True)
+    cfg["knn_threshold"] = _num(ids.KNN_THRESHOLD, v.get(ids.KNN_THRESHOLD),
+                                *KNN_THRESHOLD_RANGE[:2])
+    cfg["C"] = _one_of(ids.C, v.get(ids.C), C_VALUES)
+    cfg["gamma"] = _one_of(ids.GAMMA, v.get(ids.GAMMA), GAMMA_VALUES)
+    cfg["degree"] = _one_of(ids.DEGREE, v.get(ids.DEGREE), DEGREE_VALUES)
+    cfg["seed"] = _num(ids.SEED, v.get(ids.SEED), *SEED_RANGE, integer=True)
+    return ExperimentConfig.from_dict(cfg)
+
+
+def controls_from_config(config: ExperimentConfig) -> dict[str, Any]:
+    """The control values that show ``config``."""
+    return {cid: getattr(config, field) for cid, field in FIELDS.items()}
+
+
+def default_config(scenario: str | None = DEFAULT_SCENARIO) -> ExperimentConfig:
+    return scenario_config(scenario) if scenario in SCENARIOS else ExperimentConfig()
+
+
+def query_from_state(scenario: str | None, config: ExperimentConfig) -> str:
+    """``?scenario=...&dataset=...``: every control, so a link restores the exact view."""
+    pairs = [(ids.SCENARIO, scenario)] if scenario else []
+    for cid, value in controls_from_config(config).items():
+        pairs.append((cid, format(value, "g") if isinstance(value, float) else str(value)))
+    return "?" + urlencode(pairs)
+
+
+def state_from_query(search: str | None) -> tuple[str | None, ExperimentConfig, list[str]]:
+    """Parse a URL query string into (scenario, config, problems).
+
+    Starts from the named scenario (or the default one), then applies every
+    valid control value; an invalid value is skipped and reported in
+    ``problems`` so that a mangled link still opens.
+    """
+    params = dict(parse_qsl((search or "").lstrip("?"), keep_blank_values=True))
+    problems: list[str] = []
+    scenario = params.pop(ids.SCENARIO, DEFAULT_SCENARIO if not params else None)
+    if scenario is not None and scenario not in SCENARIOS:
+        problems.append(f"scenario={scenario!r} is not one of: {', '.join(SCENARIOS)}")
+        scenario = None
+    base = default_config(scenario or DEFAULT_SCENARIO)
+    values = controls_from_config(base)
+    unknown = sorted(set(params) - set(FIELDS))
+    if unknown:
+        problems.append(f"unknown link parameter(s) ignored: {', '.join(unknown)}")
+    config = base
+    for cid in FIELDS:
+        if cid not in params:
+            continue
+        trial = {**values, cid: params[cid]}
+        try:
+            config = config_from_controls(trial)
+            values = trial
+        except ValueError as exc:
+            problems.append(str(exc))
+    return scenario, config, problems

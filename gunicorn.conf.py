@@ -1,0 +1,20 @@
+"""gunicorn settings (Procfile: gunicorn dashboard.app:server --config gunicorn.conf.py)."""
+
+import os
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '8050')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+accesslog = "-" if os.environ.get("GUNICORN_ACCESS_LOG") == "1" else None
+
+
+def post_worker_init(worker):
+    """Run Dash's one-time setup before the worker takes traffic.
+
+    Dash sets its "set up" flag before it finishes, so concurrent first requests to a
+    fresh threaded worker can fail with 'dash is not a registered library' (RECIPES §2).
+    """
+    from werkzeug.test import Client
+
+    Client(worker.wsgi).get("/")

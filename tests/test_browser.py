@@ -1,0 +1,99 @@
+"""A few real-browser checks in headless Chromium (Playwright driving Debian's chromium)."""
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from core import run_experiment
+from dashboard.state import state_from_query
+
+pytestmark = pytest.mark.browser
+
+N_TRACES = "id => document.querySelector('#' + id + ' .js-plotly-plot')?.data?.length ?? 0"
+
+
+@pytest.fixture
+def page_errors(page: Page):
+    errors: list[str] = []
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
+    return errors
+
+
+def expected(query: str):
+    """What core computes for the view a URL describes (the page must show the same)."""
+    _, config, problems = state_from_query(query)
+    assert problems == []
+    return run_experiment(config)
+
+
+def wait_for_panels(page: Page):
+    for gid in ("graph-clean", "graph-poisoned", "graph-defended"):
+        page.wait_for_function(f"({N_TRACES})('{gid}') >= 3")
+
+
+def test_page_shows_three_panels_with_live_numbers(page: Page, live_app, page_errors, tmp_path):
+    page.goto(live_app)
+    wait_for_panels(page)
+    r = expected("")
+    expect(page.locator("#accuracy-clean")).to_contain_text(f"{r.clean_accuracy:.1%}")
+    expect(page.locator("#accuracy-poisoned")).to_contain_text(f"{r.poisoned_accuracy:.1%}")
+    expect(page.locator("#accuracy-defended")).to_contain_text(f"{r.defended_accuracy:.1%}")
+    expect(page.locator("#scorecard")).to_contain_text(
+        f"{r.detection.n_poison_caught} / {r.detection.n_poison}")
+    # the URL now carries every control, so the view can be shared
+    expect(page).to_have_url(re.compile(r"scenario=seed-demo.*poison-rate=0\.2667"))
+    page.screenshot(path=tmp_path / "default.png", full_page=True)
+    assert page_errors == []
+
+
+def test_moving_poison_rate_recomputes(page: Page, live_app, page_errors):
+    page.goto(live_app + "/?scenario=seed-demo&poison-rate=0.05")
+    wait_for_panels(page)
+    before = expected("?scenario=seed-demo&poison-rate=0.05")
+    expect(page.locator("#accuracy-poisoned")).to_contain_text(f"{before.poisoned_accuracy:.1%}")
+    thumb = page.locator("#poison-rate [role=slider]")
+    thumb.focus()
+    thumb.press("End")  # to the slider's maximum, 60%
+    expect(page).to_have_url(re.compile(r"poison-rate=0\.6(&|$)"))
+    expect(page.locator("#share-link")).to_have_value(re.compile(r"^http://.*poison-rate=0\.6&"))
+    after = expected("?scenario=seed-demo&poison-rate=0.6")
+    assert f"{after.poisoned_accuracy:.1%}" != f"{before.poisoned_accuracy:.1%}"
+    expect(page.locator("#accuracy-poisoned")).to_contain_text(f"{after.poisoned_accuracy:.1%}")
+    assert page_errors == []
+
+
+def test_url_restores_every_control(page: Page, live_app, page_errors):
+    query = ("?dataset=moons&attack=label_flip&poison-rate=0.3&defense=knn_sanitize"
+             "&knn-k=15&model=svm&kernel=rbf&gamma=2&c=10&seed=7")
+    page.goto(live_app + "/" + query)
+    wait_for_panels(page)
+    r = expected(query)
+    assert (r.config.dataset, r.config.knn_k, r.config.gamma, r.config.C) == ("moons", 15, 2.0, 10)
+    expect(page.locator("#dataset")).to_contain_text("moons")
+    expect(page.locator("#attack")).to_contain_text("label flip")
+    expect(page.locator("#defense")).to_contain_text("knn sanitize")
+    expect(page.locator("#kernel")).to_contain_text("rbf")
+    expect(page.locator("#seed")).to_have_value("7")
+    expect(page.locator("#accuracy-poisoned")).to_contain_text(f"{r.poisoned_accuracy:.1%}")
+    expect(page.locator("#accuracy-defended")).to_contain_text(f"{r.defended_accuracy:.1%}")
+    # Isolation Forest's contamination does not apply to kNN sanitization: hidden, not ignored
+    expect(page.locator("#contamination-field")).to_be_hidden()
+    expect(page.locator("#knn-fields")).to_be_visible()
+    expect(page.locator("#share-link")).to_have_value(re.compile(r"knn-k=15.*seed=7"))
+    assert page_errors == []
+
+
+def test_sweep_runs_to_completion_with_progress(page: Page, live_app, page_errors):
+    page.goto(live_app + "/?scenario=label-flip-moons&n-samples=200")
+    wait_for_panels(page)
+    page.select_option("#sweep-max-rate", "0.2")
+    page.select_option("#sweep-seeds", "1")
+    page.click("#sweep-run")
+    expect(page.locator("#sweep-status")).to_contain_text("done: 9 runs", timeout=60_000)
+    # three ±1 std bands and three mean lines
+    page.wait_for_function(f"({N_TRACES})('graph-sweep') === 6")
+    expect(page.locator("#sweep-run")).to_be_enabled()
+    assert page_errors == []

@@ -1,0 +1,264 @@
+"""Dashboard logic called as plain functions: state, callbacks, figures, layout, server."""
+
+import json
+
+import numpy as np
+import pytest
+from dash import no_update
+
+from core import SCENARIOS, ExperimentConfig, run_experiment, scenario_config
+from dashboard import ids
+from dashboard.callbacks.controls import applicable_controls, sync_state
+from dashboard.callbacks.experiment import compute, update_panels
+from dashboard.callbacks.sweep import compute_sweep, parse_sweep_request, render_sweep
+from dashboard.figures import PANELS, decision_panel, sweep_figure, untyped
+from dashboard.state import (
+    FIELDS, config_from_controls, controls_from_config, query_from_state, state_from_query,
+)
+
+SMALL = scenario_config("label-flip-moons", n_samples=200)
+
+
+def store_of(config, scenario=None):
+    return {"config": config.to_dict(), "scenario": scenario, "problems": []}
+
+
+# --- state -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_every_scenario_round_trips_through_the_url(name):
+    config = scenario_config(name, seed=12)
+    scenario, back, problems = state_from_query(query_from_state(name, config))
+    assert (scenario, back, problems) == (name, config, [])
+
+
+def test_empty_url_opens_the_default_scenario():
+    scenario, config, problems = state_from_query("")
+    assert scenario == "seed-demo" and config == scenario_config("seed-demo") and problems == []
+
+
+def test_bad_url_values_are_reported_and_skipped():
+    scenario, config, problems = state_from_query(
+        "?poison-rate=2&kernel=cubic&seed=x&colour=red&dataset=moons")
+    assert config.dataset == "moons" and config.poison_rate == scenario_config("seed-demo").poison_rate
+    text = " | ".join(problems)
+    assert "poison-rate=2 is out of range" in text and "kernel='cubic' is not one of" in text
+    assert "seed='x' is not a number" in text and "colour" in text
+
+
+@pytest.mark.parametrize("control, value, match", [
+    (ids.POISON_RATE, 0.9, r"poison-rate=0.9 is out of range; the dashboard offers 0 to 0.6"),
+    (ids.POISON_RATE, float("nan"), r"poison-rate=nan is not a finite number"),
+    (ids.N_SAMPLES, 10**9, r"n-samples=1e\+09 is out of range"),
+    (ids.C, 3.0, r"c=3.0 is not one of the dashboard's choices"),
+    (ids.ATTACK, "rm -rf", r"attack='rm -rf' is not one of"),
+    (ids.SEED, None, r"seed=None is not a finite number"),
+    (ids.CONTAMINATION, 0.9, r"contamination=0.9 is out of range"),
+])
+def test_crafted_control_values_are_refused_by_name(control, value, match):
+    values = controls_from_config(SMALL)
+    values[control] = value
+    with pytest.raises(ValueError, match=match):
+        config_from_controls(values)
+
+
+# --- the sync callback -----------------------------------------------------------------
+
+def test_page_load_sets_controls_and_url_from_the_link():
+    out = sync_state("?dataset=moons&seed=4", None, {}, False, None)
+    assert out["controls"][ids.DATASET] == "moons" and out["controls"][ids.SEED] == 4
+    assert out["search"].startswith("?dataset=moons") and "seed=4" in out["search"]
+    assert ExperimentConfig.from_dict(out["store"]["config"]).seed == 4
+
+
+def test_a_control_change_updates_store_and_url_only():
+    values = controls_from_config(SMALL)
+    values[ids.POISON_RATE] = 0.35
+    out = sync_state("?old", "label-flip-moons", values, False, ids.POISON_RATE)
+    assert out["controls"] is None  # the user's own edit is not written back
+    assert out["store"]["config"]["poison_rate"] == 0.35
+    assert "poison-rate=0.35" in out["search"]
+
+
+def test_a_bad_control_value_gives_an_error_not_a_crash():
+    values = controls_from_config(SMALL)
+    values[ids.NOISE] = "lots"
+    out = sync_state("?x", None, values, False, ids.NOISE)
+    assert "noise='lots' is not a number" in out["store"]["error"]
+    assert out["search"] is no_update
+
+
+def test_picking_a_scenario_loads_its_values():
+    values = controls_from_config(SMALL)
+    out = sync_state("?x", "loan-fraud", values, False, ids.SCENARIO)
+    assert out["controls"][ids.DATASET] == "loan" and out["controls"][ids.ATTACK] == "injection"
+    assert out["scenario"] == "loan-fraud"
+
+
+def test_auto_contamination_switch():
+    values = controls_from_config(scenario_config("seed-demo"))
+    out = sync_state("?x", "seed-demo", values, True, ids.CONTAMINATION_AUTO)
+    assert out["store"]["config"]["contamination"] == "auto"
+    assert "contamination=auto" in out["search"]
+
+
+def test_inapplicable_controls_are_hidden_or_disabled():
+    cont_style, knn_style, cont_disabled, kernel_off, gamma_off, degree_off, noise_max, _ = \
+        applicable_controls("knn_sanitize", "logreg", "rbf", False, "linear")
+    assert cont_style == {"display": "none"} and knn_style == {}
+    assert kernel_off and gamma_off and degree_off
+    assert noise_max == 0.5
+    cont_style, knn_style, cont_disabled, kernel_off, gamma_off, degree_off, _, _ = \
+        applicable_controls("isolation_forest", "svm", "poly", True, "moons")
+    assert cont_style == {} and knn_style == {"display": "none"} and cont_disabled
+    assert not kernel_off and not gamma_off and not degree_off
+
+
+# --- the compute callback --------------------------------------------------------------
+
+def test_update_panels_shows_what_core_computes():
+    out = update_panels(store_of(SMALL))
+    r = run_experiment(SMALL)
+    figs, (clean, poisoned, defended) = out[:3], out[3:6]
+    assert f"{r.clean_accuracy:.1%}" in str(clean)
+    assert f"{r.poisoned_accuracy:.1%}" in str(poisoned)
+    assert f"{r.defended_accuracy:.1%}" in str(defended)
+    assert f"{r.detection.n_poison_caught} / {r.detection.n_poison}" in str(out[6])
+    assert all(f["data"][0]["type"] == "contour" for f in figs)
+    assert out[9] is False  # no alert
+
+
+def test_update_panels_is_memoized_by_config():
+    a = compute(SMALL)
+    b = compute(ExperimentConfig.from_dict(SMALL.to_dict()))
+    assert a is b
+
+
+def test_update_panels_reports_errors():
+    out = update_panels({"error": "poison-rate=0.9 is out of range"})
+    assert out[8] == "poison-rate=0.9 is out of range" and out[9] is True
+    out = update_panels({"config": {**SMALL.to_dict(), "kernel": "cubic"}})
+    assert "kernel='cubic'" in out[8] and out[9] is True
+
+
+# --- figures ---------------------------------------------------------------------------
+
+def test_panels_share_axes_and_color_scale_and_mark_the_points():
+    r = run_experiment(scenario_config("seed-demo", grid_resolution=30))
+    figs = {p: decision_panel(r, p) for p in PANELS}
+    ranges = {(tuple(f.layout.xaxis.range), tuple(f.layout.yaxis.range)) for f in figs.values()}
+    scales = {(f.data[0].zmin, f.data[0].zmax) for f in figs.values()}
+    assert len(ranges) == 1 and len(scales) == 1
+    by_name = lambda f: {t.name: t for t in f.data}  # noqa: E731
+    assert "poison" not in by_name(figs["clean"])
+    poison = by_name(figs["poisoned"])["poison"]
+    assert len(untyped(poison.x)) == r.n_poison == 80
+    assert np.allclose(untyped(poison.x), r.X_train[r.is_poison, 0], rtol=1e-6)
+    assert len(untyped(by_name(figs["defended"])["flagged"].x)) == r.detection.n_flagged
+    assert len(untyped(by_name(figs["defended"])["dropped"].x)) == int((~r.kept).sum())
+    assert "clean boundary" in by_name(figs["poisoned"])
+    z = untyped(figs["clean"].data[0].z)
+    assert z.shape == (30, 30) and np.abs(z).max() <= figs["clean"].data[0].zmax
+
+
+def test_sweep_figure_marks_the_current_rate():
+    table = {"poison_rate": [0, 0.1], **{f"{p}_accuracy_{s}": [0.9, 0.8]
+                                          for p in PANELS for s in ("mean", "std")}}
+    import pandas as pd
+    fig = sweep_figure(pd.DataFrame(table), current_rate=0.1)
+    assert len(fig.data) == 6 and fig.layout.shapes[0].x0 == 0.1
+
+
+# --- sweep callbacks -------------------------------------------------------------------
+
+def test_compute_sweep_reports_progress_and_matches_core():
+    calls = []
+    out = compute_sweep(calls.append, store_of(SMALL), "0.2", "1")
+    assert calls[0][:2] == (0, 9) and calls[-1][0] == calls[-1][1] == 9
+    assert [c[0] for c in calls[1:-1]] == list(range(1, 10))
+    assert len(out["summary"]["poison_rate"]) == 9
+    r = run_experiment(SMALL.replace(poison_rate=0.2))
+    assert out["summary"]["poisoned_accuracy_mean"][-1] == pytest.approx(r.poisoned_accuracy)
+
+
+@pytest.mark.parametrize("store, max_rate, seeds, match", [
+    (None, "0.2", "1", "fix the settings"),
+    ({"config": SMALL.to_dict()}, "0.25", "1", "sweep maximum 0.25 is not one of"),
+    ({"config": SMALL.to_dict()}, "0.2", "1000", "sweep seeds 1000 is not one of"),
+    ({"config": SMALL.to_dict()}, "x", "1", "are not numbers"),
+])
+def test_sweep_request_is_validated(store, max_rate, seeds, match):
+    with pytest.raises(ValueError, match=match):
+        parse_sweep_request(store, max_rate, seeds)
+
+
+def test_sweep_render_flags_a_stale_sweep():
+    sweep = compute_sweep(lambda p: None, store_of(SMALL), "0.1", "1")
+    fresh = render_sweep(sweep, store_of(SMALL.replace(poison_rate=0.05)))
+    stale = render_sweep(sweep, store_of(SMALL.replace(kernel="linear")))
+    assert not fresh.layout.annotations or all("settings changed" not in a.text
+                                               for a in fresh.layout.annotations)
+    assert any("settings changed" in a.text for a in stale.layout.annotations)
+
+
+# --- layout and server -----------------------------------------------------------------
+
+def _ids(component):
+    found = set()
+    stack = [component]
+    while stack:
+        c = stack.pop()
+        if isinstance(c, (list, tuple)):
+            stack.extend(c)
+            continue
+        if getattr(c, "id", None):
+            found.add(c.id)
+        children = getattr(c, "children", None)
+        if children is not None and not isinstance(children, str):
+            stack.append(children)
+    return found
+
+
+def test_layout_has_every_contract_id():
+    from dashboard.layout import build_layout
+    found = _ids(build_layout())
+    contract = {"scenario", "dataset", "attack", "poison-rate", "defense", "contamination",
+                "model", "kernel", "seed", "graph-clean", "graph-poisoned", "graph-defended",
+                "graph-sweep", "accuracy-clean", "accuracy-poisoned", "accuracy-defended"}
+    assert contract <= found
+    assert set(FIELDS) <= found
+
+
+@pytest.fixture(scope="module")
+def client():
+    from dashboard.app import app
+    return app.server.test_client()
+
+
+def test_healthz(client):
+    resp = client.get("/healthz")
+    assert resp.status_code == 200 and resp.get_json() == {"status": "ok"}
+
+
+def test_page_references_no_external_resource(client):
+    html = client.get("/").get_data(as_text=True)
+    assert "cdn." not in html and "https://" not in html
+    assert "bootstrap.min.css" in html and "poisonlab.css" in html
+
+
+def test_a_crafted_callback_request_gets_a_clear_error_not_a_500(client):
+    outputs = ["url.search", "config-store.data", "scenario-story.children", "scenario.value",
+               "contamination-auto.value", *(f"{c}.value" for c in FIELDS)]
+    inputs = [{"id": "url", "property": "search", "value": "?x"},
+              {"id": "scenario", "property": "value", "value": None},
+              {"id": "contamination-auto", "property": "value", "value": False},
+              *({"id": c, "property": "value", "value": v}
+                for c, v in controls_from_config(SMALL).items())]
+    inputs[3 + list(FIELDS).index(ids.POISON_RATE)]["value"] = "1e308"
+    body = {"output": ".." + "...".join(outputs) + "..",
+            "outputs": [{"id": o.split(".")[0], "property": o.split(".")[1]} for o in outputs],
+            "inputs": inputs, "changedPropIds": ["poison-rate.value"], "state": []}
+    resp = client.post("/_dash-update-component", json=body)
+    assert resp.status_code == 200
+    store = json.loads(resp.get_data(as_text=True))["response"]["config-store"]["data"]
+    assert store == {"error": "poison-rate=1e+308 is out of range; the dashboard offers 0 to 0.6"}
