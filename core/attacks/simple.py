@@ -1,62 +1,15 @@
-"""Poisoning attacks: each turns a clean training set into a poisoned one.
-
-Every attack has one verb, ``poison(X, y, *, model, random_state)``, and
-returns a :class:`PoisonedSet`: the poisoned training data and a boolean
-``is_poison`` mask over its rows. The budget is ``rate`` = number of poison
-points / number of clean training points, in [0, 1); an attack never uses
-more than ``round(rate * n_train)`` poison points.
-"""
+"""The simple attacks: random flips, boundary-aware flips, an injected cluster."""
 
 from __future__ import annotations
-
-from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import ClassVar
 
 import numpy as np
 from sklearn.utils import check_random_state
 
-from core._validation import check_choice, check_int, check_real
+from core._validation import check_int, check_real
+from core.attacks.base import Attack, PoisonedSet, budget
 from core.models import fit_clone
 
-__all__ = ["PoisonedSet", "Attack", "LabelFlip", "TargetedFlip", "Injection", "ATTACKS",
-           "make_attack", "budget"]
-
-
-@dataclass(frozen=True, eq=False)
-class PoisonedSet:
-    """A poisoned training set.
-
-    ``X`` and ``y`` are the rows the victim will train on; ``is_poison[i]`` is
-    True when row ``i`` was changed or added by the attacker.
-    """
-
-    X: np.ndarray
-    y: np.ndarray
-    is_poison: np.ndarray
-
-    @property
-    def n_poison(self) -> int:
-        return int(self.is_poison.sum())
-
-
-def budget(rate: float, n_train: int) -> int:
-    """Number of poison points a ``rate`` buys against ``n_train`` clean points."""
-    return int(round(rate * n_train))
-
-
-class Attack(ABC):
-    """Base class. Subclasses set ``name``, ``summary`` and implement ``poison``."""
-
-    name: ClassVar[str]
-    summary: ClassVar[str]
-
-    def __init__(self, rate: float = 0.1) -> None:
-        self.rate = check_real("poison_rate", rate, 0.0, 1.0, high_open=True)
-
-    @abstractmethod
-    def poison(self, X: np.ndarray, y: np.ndarray, *, model=None, random_state=None) -> PoisonedSet:
-        """Return the poisoned version of the training set ``(X, y)``."""
+__all__ = ["LabelFlip", "TargetedFlip", "Injection"]
 
 
 class LabelFlip(Attack):
@@ -188,12 +141,3 @@ class Injection(Attack):
         y_p = np.concatenate([y, np.full(n, self.label, dtype=y.dtype)])
         mask = np.concatenate([np.zeros(len(y), dtype=bool), np.ones(n, dtype=bool)])
         return PoisonedSet(X_p, y_p, mask)
-
-
-ATTACKS: dict[str, type[Attack]] = {cls.name: cls for cls in (LabelFlip, TargetedFlip, Injection)}
-
-
-def make_attack(name: str, rate: float, **params) -> Attack:
-    """Build the registered attack ``name`` with budget ``rate``."""
-    check_choice("attack", name, ATTACKS)
-    return ATTACKS[name](rate, **params)

@@ -1,0 +1,49 @@
+"""Base class and result type shared by every attack."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from core._validation import check_real
+
+__all__ = ["PoisonedSet", "Attack", "budget"]
+
+
+@dataclass(frozen=True, eq=False)
+class PoisonedSet:
+    """A poisoned training set.
+
+    ``X`` and ``y`` are the rows the victim will train on; ``is_poison[i]`` is
+    True when row ``i`` was changed or added by the attacker.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    is_poison: np.ndarray
+
+    @property
+    def n_poison(self) -> int:
+        return int(self.is_poison.sum())
+
+
+def budget(rate: float, n_train: int) -> int:
+    """Number of poison points a ``rate`` buys against ``n_train`` clean points."""
+    return int(round(rate * n_train))
+
+
+class Attack(ABC):
+    """Base class. Subclasses set ``name``, ``summary`` and implement ``poison``."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+
+    def __init__(self, rate: float = 0.1) -> None:
+        self.rate = check_real("poison_rate", rate, 0.0, 1.0, high_open=True)
+
+    @abstractmethod
+    def poison(self, X: np.ndarray, y: np.ndarray, *, model=None, random_state=None) -> PoisonedSet:
+        """Return the poisoned version of the training set ``(X, y)``."""

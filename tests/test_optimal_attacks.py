@@ -1,0 +1,138 @@
+"""The optimizing attacks: gradient correctness, monotone progress, damage, constraints."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+from sklearn.linear_model import LogisticRegression
+from sklearn.svm import SVC
+
+from core.attacks import make_attack
+from core.attacks.gradient import objective, poison_gradient
+from core.datasets import make_dataset
+from core.models import fit_clone, make_model
+
+
+def _tiny():
+    X, y = make_blobs(60, centers=[[-1.5, 0], [1.5, 0]], cluster_std=1.0, random_state=1)
+    Xv, yv = make_blobs(80, centers=[[-1.5, 0], [1.5, 0]], cluster_std=1.0, random_state=2)
+    Xa = np.vstack([X, X[:4] + 0.3])
+    ya = np.concatenate([y, 1 - y[:4]])
+    return Xa, ya, np.arange(60, 64), Xv, yv
+
+
+@pytest.mark.parametrize("clf", [SVC(kernel="rbf", C=1.0, gamma=0.5, tol=1e-12),
+                                 LogisticRegression(C=1.0, tol=1e-12, max_iter=10_000)])
+@pytest.mark.parametrize("kind", ["loss", "error"])
+def test_implicit_gradient_matches_finite_differences(clf, kind):
+    """Refit the victim at x +- eps for every poison coordinate; compare with the KKT gradient."""
+    Xa, ya, P, Xv, yv = _tiny()
+    svm = isinstance(clf, SVC)
+
+    def value(X_):
+        m = type(clf)(**clf.get_params()).fit(X_, ya)
+        return objective(kind, m.decision_function(Xv), yv, svm=svm), m
+
+    (_, dobj), fitted = value(Xa)
+    analytic = poison_gradient(fitted, Xa, ya, P, Xv, dobj)
+    numeric = np.zeros_like(analytic)
+    eps = 1e-5
+    for i, row in enumerate(P):
+        for j in range(Xa.shape[1]):
+            up, down = Xa.copy(), Xa.copy()
+            up[row, j] += eps
+            down[row, j] -= eps
+            numeric[i, j] = (value(up)[0][0] - value(down)[0][0]) / (2 * eps)
+    scale = np.abs(numeric).max()
+    assert scale > 1e-4, "degenerate check: nothing moves"
+    # libsvm solves to a tolerance, so allow 2% of the largest component
+    assert np.allclose(analytic, numeric, rtol=0.02, atol=0.02 * scale)
+
+
+@pytest.mark.parametrize("kind", ["loss", "error"])
+@pytest.mark.parametrize("svm", [True, False])
+def test_objective_derivative_matches_finite_differences(kind, svm):
+    rs = np.random.RandomState(0)
+    f, y = rs.normal(size=40) * 2, rs.randint(0, 2, size=40)
+    f[np.abs(1 - (2 * y - 1) * f) < 1e-3] += 0.01  # away from the hinge's kink
+    _, d = objective(kind, f, y, svm=svm)
+    num = np.array([(objective(kind, f + e, y, svm=svm)[0] - objective(kind, f - e, y, svm=svm)[0])
+                    / 2e-6 for e in np.eye(40) * 1e-6])
+    assert np.allclose(d, num, rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize("kernel", ["linear", "rbf"])
+def test_gradient_attack_raises_its_objective_monotonically_within_the_box(kernel):
+    d = make_dataset("blobs", n_samples=300, random_state=0)
+    atk = make_attack("gradient", 0.15, steps=15)
+    p = atk.poison(d.X_train, d.y_train, model=make_model("svm", kernel=kernel), random_state=0)
+    h = np.array(atk.history_)
+    assert len(h) >= 2 and np.all(np.diff(h) > 0) and h[-1] > h[0]
+    pts = p.X[p.is_poison]
+    assert (pts >= d.X_train.min(axis=0) - 1e-9).all() and (pts <= d.X_train.max(axis=0) + 1e-9).all()
+    assert len(atk.path_) == len(h) and np.allclose(atk.path_[-1], pts)
+
+
+def test_box_margin_widens_the_box():
+    d = make_dataset("blobs", n_samples=300, random_state=0)
+    lo, hi = d.X_train.min(axis=0), d.X_train.max(axis=0)
+    outside = []
+    for margin in (0.0, 1.0):
+        atk = make_attack("gradient", 0.15, box_margin=margin, steps=60)
+        p = atk.poison(d.X_train, d.y_train, model=make_model("svm", kernel="linear"),
+                       random_state=0)
+        pts = p.X[p.is_poison]
+        assert (pts >= lo - margin * (hi - lo) - 1e-9).all()
+        assert (pts <= hi + margin * (hi - lo) + 1e-9).all()
+        outside.append(((pts < lo - 1e-9) | (pts > hi + 1e-9)).any())
+    assert outside == [False, True]
+
+
+def _drops(names, dataset, kernel, rate, seeds, model="svm", n_samples=400):
+    out = {n: [] for n in names}
+    for seed in seeds:
+        d = make_dataset(dataset, n_samples=n_samples, random_state=seed)
+        m = make_model(model, kernel=kernel)
+        clean = fit_clone(m, d.X_train, d.y_train).score(d.X_test, d.y_test)
+        for n in names:
+            p = make_attack(n, rate).poison(d.X_train, d.y_train, model=m, random_state=seed)
+            out[n].append(clean - fit_clone(m, p.X, p.y).score(d.X_test, d.y_test))
+    return {n: float(np.mean(v)) for n, v in out.items()}
+
+
+def test_gradient_attack_hurts_a_linear_svm_far_more_than_random_flips():
+    drops = _drops(["label_flip", "gradient"], "blobs", "linear", 0.2, [0, 1])
+    assert drops["gradient"] >= 0.10
+    assert drops["gradient"] > drops["label_flip"] + 0.05
+
+
+def test_gradient_attack_works_on_logistic_regression():
+    drops = _drops(["label_flip", "gradient"], "blobs", "rbf", 0.2, [0, 1], model="logreg")
+    assert drops["gradient"] > drops["label_flip"] + 0.05
+
+
+@pytest.mark.parametrize("dataset, kernel, rate", [("blobs", "rbf", 0.1), ("moons", "rbf", 0.2),
+                                                   ("linear", "linear", 0.3)])
+def test_alfa_does_at_least_as_much_damage_as_targeted_flip(dataset, kernel, rate):
+    drops = _drops(["targeted_flip", "alfa"], dataset, kernel, rate, range(5), n_samples=500)
+    assert drops["alfa"] >= drops["targeted_flip"]
+
+
+def test_gradient_attack_uses_a_given_validation_set_and_is_deterministic():
+    d = make_dataset("moons", n_samples=200, random_state=3)
+    val = make_dataset("moons", n_samples=200, random_state=4)
+    kw = dict(model=make_model("svm", kernel="rbf"), random_state=1,
+              validation=(val.X_train, val.y_train))
+    a = make_attack("gradient", 0.1).poison(d.X_train, d.y_train, **kw)
+    b = make_attack("gradient", 0.1).poison(d.X_train, d.y_train, **kw)
+    c = make_attack("gradient", 0.1).poison(d.X_train, d.y_train, **{**kw, "validation": None})
+    assert np.array_equal(a.X, b.X) and not np.array_equal(a.X, c.X)
+
+
+@pytest.mark.parametrize("name", ["gradient", "alfa"])
+def test_optimizing_attacks_need_a_supported_model(name):
+    d = make_dataset("moons", n_samples=100, random_state=0)
+    with pytest.raises(ValueError, match="needs the victim model"):
+        make_attack(name, 0.1).poison(d.X_train, d.y_train)
+    from sklearn.tree import DecisionTreeClassifier
+    with pytest.raises(ValueError, match="unsupported victim classifier DecisionTreeClassifier"):
+        make_attack(name, 0.1).poison(d.X_train, d.y_train, model=DecisionTreeClassifier())
