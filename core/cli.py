@@ -70,6 +70,8 @@ _FLAGS: list[tuple[str, str, Callable, str]] = [
     ("--n-samples", "n_samples", _int, "points before the train/test split (40 to 100000)"),
     ("--noise", "noise", _float, "dataset noise level (default: the dataset's)"),
     ("--test-fraction", "test_fraction", _float, "held-out share, 0.1 to 0.9"),
+    ("--trusted-fraction", "trusted_fraction", _float,
+     "share of all points held out as the defender's trusted clean sample (not tested on)"),
     ("--attack", "attack", str, f"one of: {', '.join(ATTACKS)}"),
     ("--poison-rate", "poison_rate", _float, "poison points / clean training points, in [0, 1)"),
     ("--defense", "defense", str, f"one of: {', '.join(DEFENSES)}"),

@@ -1,14 +1,16 @@
 """Defenses: data sanitization before (re)training.
 
-Every defense has one verb, ``sanitize(X, y, *, random_state, is_poison)``,
-and returns a :class:`Sanitized` report: per-point ``is_clean`` flags (False =
+Every defense has one verb,
+``sanitize(X, y, *, model, random_state, is_poison, trusted)``, and returns a :class:`Sanitized` report: per-point ``is_clean`` flags (False =
 flagged as poison), a continuous ``score`` (higher = more suspicious), and
 the training set to refit on (``keep`` rows with labels ``y``). Defenses that
 drop points keep the unflagged rows; defenses that relabel keep every row
 and change the flagged labels (``relabels`` is then True).
 
 Only :class:`Oracle` may look at the true ``is_poison`` mask; every other
-defense ignores it.
+defense ignores it. ``model`` is the (unfitted) victim, for defenses that
+retrain it; ``trusted`` is an optional ``(X, y)`` sample the defender knows to
+be clean, held out of both the training and the test data.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from sklearn.preprocessing import StandardScaler
 from core._validation import check_choice, check_int, check_real
 
 __all__ = ["Sanitized", "Defense", "NoDefense", "Oracle", "IsolationForestDefense",
-           "KNNSanitize", "DEFENSES", "make_defense", "check_contamination"]
+           "KNNSanitize", "DEFENSES", "make_defense", "defense_from_config", "check_contamination"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,8 +75,8 @@ class Defense(ABC):
     summary: ClassVar[str]
 
     @abstractmethod
-    def sanitize(self, X: np.ndarray, y: np.ndarray, *, random_state=None,
-                 is_poison: np.ndarray | None = None) -> Sanitized:
+    def sanitize(self, X: np.ndarray, y: np.ndarray, *, model=None, random_state=None,
+                 is_poison: np.ndarray | None = None, trusted=None) -> Sanitized:
         """Inspect the (possibly poisoned) training set and decide what to keep."""
 
     @staticmethod
@@ -88,7 +90,8 @@ class NoDefense(Defense):
     name = "none"
     summary = "no defense: retrain on the poisoned data as it is"
 
-    def sanitize(self, X, y, *, random_state=None, is_poison=None) -> Sanitized:
+    def sanitize(self, X, y, *, model=None, random_state=None, is_poison=None,
+                 trusted=None) -> Sanitized:
         return self._drop(np.zeros(len(y), dtype=bool), np.zeros(len(y)), y)
 
 
@@ -102,7 +105,8 @@ class Oracle(Defense):
     name = "oracle"
     summary = "remove exactly the poison points (upper bound)"
 
-    def sanitize(self, X, y, *, random_state=None, is_poison=None) -> Sanitized:
+    def sanitize(self, X, y, *, model=None, random_state=None, is_poison=None,
+                 trusted=None) -> Sanitized:
         if is_poison is None:
             raise ValueError("the oracle defense needs the true is_poison mask")
         flagged = np.asarray(is_poison, dtype=bool)
@@ -131,7 +135,8 @@ class IsolationForestDefense(Defense):
     def __init__(self, *, contamination: float | str = "auto") -> None:
         self.contamination = check_contamination(contamination)
 
-    def sanitize(self, X, y, *, random_state=None, is_poison=None) -> Sanitized:
+    def sanitize(self, X, y, *, model=None, random_state=None, is_poison=None,
+                 trusted=None) -> Sanitized:
         forest = IsolationForest(contamination=self.contamination, random_state=random_state).fit(X)
         normality = forest.score_samples(X)
         flagged = normality < forest.offset_  # what forest.predict(X) == -1 computes
@@ -166,7 +171,8 @@ class KNNSanitize(Defense):
         self.threshold = check_real("threshold", threshold, 0.5, 1.0, low_open=True)
         self.mode = check_choice("mode", mode, ["relabel", "drop"])
 
-    def sanitize(self, X, y, *, random_state=None, is_poison=None) -> Sanitized:
+    def sanitize(self, X, y, *, model=None, random_state=None, is_poison=None,
+                 trusted=None) -> Sanitized:
         k = min(self.k, len(y) - 1)
         if k < 1:
             raise ValueError("knn_sanitize needs at least 2 training points")
@@ -190,3 +196,13 @@ def make_defense(name: str, **params) -> Defense:
     """Build the registered defense ``name`` with its keyword parameters."""
     check_choice("defense", name, DEFENSES)
     return DEFENSES[name](**params)
+
+
+def defense_from_config(config) -> Defense:
+    """The defense an :class:`~core.experiment.ExperimentConfig` names, with its parameters."""
+    params: dict = {}
+    if config.defense == "isolation_forest":
+        params = {"contamination": config.contamination}
+    elif config.defense == "knn_sanitize":
+        params = {"k": config.knn_k, "threshold": config.knn_threshold}
+    return make_defense(config.defense, **params)

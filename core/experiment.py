@@ -8,11 +8,12 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
+from sklearn.model_selection import train_test_split
 
 from core._validation import check_choice, check_int, check_real
 from core.attacks import ATTACKS, make_attack
 from core.datasets import DATASETS, make_dataset
-from core.defenses import DEFENSES, check_contamination, make_defense
+from core.defenses import DEFENSES, check_contamination, defense_from_config
 from core.metrics import DetectionMetrics, detection_metrics
 from core.models import KERNELS, MODELS, check_gamma, decision_values, fit_clone, make_model
 
@@ -32,6 +33,7 @@ class ExperimentConfig:
     n_samples: int = 500
     noise: float | None = None
     test_fraction: float = 0.4
+    trusted_fraction: float = 0.0
     attack: str = "label_flip"
     poison_rate: float = 0.2
     defense: str = "knn_sanitize"
@@ -54,6 +56,8 @@ class ExperimentConfig:
         s(self, "noise", spec.default_noise if self.noise is None
           else check_real("noise", self.noise, 0.0, spec.max_noise))
         s(self, "test_fraction", check_real("test_fraction", self.test_fraction, 0.1, 0.9))
+        s(self, "trusted_fraction", check_real("trusted_fraction", self.trusted_fraction, 0.0,
+                                               0.5 * self.test_fraction))
         check_choice("attack", self.attack, ATTACKS)
         s(self, "poison_rate", check_real("poison_rate", self.poison_rate, 0.0, 1.0, high_open=True))
         check_choice("defense", self.defense, DEFENSES)
@@ -221,6 +225,13 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
     data_seed, attack_seed, defense_seed = derive_seeds(config.seed)
     data = make_dataset(config.dataset, n_samples=config.n_samples, noise=config.noise,
                         test_fraction=config.test_fraction, random_state=data_seed)
+    X_test, y_test, trusted = data.X_test, data.y_test, None
+    if config.trusted_fraction > 0:  # the defender's known-clean sample, never tested on
+        n_trusted = max(2, int(round(config.trusted_fraction * config.n_samples)))
+        X_test, X_tr, y_test, y_tr = train_test_split(
+            data.X_test, data.y_test, test_size=n_trusted, stratify=data.y_test,
+            random_state=data_seed)
+        trusted = (X_tr, y_tr)
     model = make_model(config.model, kernel=config.kernel, C=config.C, gamma=config.gamma,
                        degree=config.degree)
     lap("dataset")
@@ -234,13 +245,9 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
     poisoned_model = fit_clone(model, poisoned.X, poisoned.y)
     lap("fit_poisoned")
 
-    params: dict[str, Any] = {}
-    if config.defense == "isolation_forest":
-        params = {"contamination": config.contamination}
-    elif config.defense == "knn_sanitize":
-        params = {"k": config.knn_k, "threshold": config.knn_threshold}
-    report = make_defense(config.defense, **params).sanitize(
-        poisoned.X, poisoned.y, random_state=defense_seed, is_poison=poisoned.is_poison)
+    report = defense_from_config(config).sanitize(
+        poisoned.X, poisoned.y, model=model, random_state=defense_seed,
+        is_poison=poisoned.is_poison, trusted=trusted)
     lap("defense")
     if report.keep.any():
         defended_model = fit_clone(model, poisoned.X[report.keep], report.y[report.keep])
@@ -249,12 +256,12 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
     lap("fit_defended")
 
     models = (clean_model, poisoned_model, defended_model)
-    clean_acc, poisoned_acc, defended_acc = (float(m.score(data.X_test, data.y_test)) for m in models)
+    clean_acc, poisoned_acc, defended_acc = (float(m.score(X_test, y_test)) for m in models)
     lap("score")
 
     grid = None
     if config.grid_resolution > 0:
-        allx = np.vstack([poisoned.X, data.X_test])
+        allx = np.vstack([poisoned.X, X_test])
         lo, hi = allx.min(axis=0), allx.max(axis=0)
         pad = 0.05 * np.where(hi > lo, hi - lo, 1.0)
         gx, gy, *values = decision_grid(models, np.array([lo - pad, hi + pad]),
@@ -281,8 +288,8 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
         suspicion=report.score,
         y_defended=report.y,
         kept=report.keep,
-        X_test=data.X_test,
-        y_test=data.y_test,
+        X_test=X_test,
+        y_test=y_test,
         grid=grid,
         timings=timings,
     )

@@ -136,3 +136,14 @@ def test_fast_decision_values_equal_sklearn(model, kernel, gamma):
     expected = m.decision_function(pts)
     assert np.allclose(decision_values(m, pts), expected, rtol=1e-9, atol=1e-9)
     assert np.allclose(decision_values(m, pts, max_block=100), expected, rtol=1e-9, atol=1e-9)
+
+
+def test_trusted_split_is_carved_from_the_held_out_part():
+    base = ExperimentConfig(**SMALL)
+    r0 = run_experiment(base)
+    r1 = run_experiment(base.replace(trusted_fraction=0.1))
+    assert len(r1.y_test) == len(r0.y_test) - 20 and r1.n_train == r0.n_train
+    test0 = {tuple(x) for x in r0.X_test}
+    assert all(tuple(x) in test0 for x in r1.X_test)
+    with pytest.raises(ValueError, match=r"trusted_fraction=0.3 is out of range"):
+        base.replace(trusted_fraction=0.3)
