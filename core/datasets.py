@@ -12,13 +12,16 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-from sklearn.datasets import make_blobs, make_circles, make_classification, make_moons
+from sklearn.datasets import (
+    load_breast_cancer, load_digits, make_blobs, make_circles, make_classification, make_moons,
+)
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
 from core._validation import check_choice, check_int, check_real
 
-__all__ = ["Dataset", "DATASETS", "make_dataset", "make_loan_frame", "LOAN_FEATURES"]
+__all__ = ["Dataset", "DATASETS", "REAL_DATASETS", "make_dataset", "make_loan_frame",
+           "LOAN_FEATURES"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,6 +128,27 @@ def _loan(n: int, noise: float, rs: np.random.RandomState) -> tuple[np.ndarray, 
     return frame[list(LOAN_VIEW)].to_numpy(dtype=float), frame["approved"].to_numpy()
 
 
+def _real_data(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Real data shipped inside scikit-learn (no download)."""
+    if name == "breast_cancer":
+        bunch = load_breast_cancer()
+        return bunch.data, bunch.target  # 0 malignant, 1 benign
+    bunch = load_digits()
+    keep = np.isin(bunch.target, (5, 9))
+    return bunch.data[keep], (bunch.target[keep] == 9).astype(int)  # 0 = "5", 1 = "9"
+
+
+def _real(name: str):
+    def make(n: int, noise: float, rs: np.random.RandomState) -> tuple[np.ndarray, np.ndarray]:
+        X, y = _real_data(name)
+        if n >= len(y):
+            return X, y
+        idx, _ = train_test_split(np.arange(len(y)), train_size=n, stratify=y, random_state=rs)
+        return X[np.sort(idx)], y[np.sort(idx)]
+
+    return make
+
+
 @dataclass(frozen=True)
 class _Spec:
     make: Callable[[int, float, np.random.RandomState], tuple[np.ndarray, np.ndarray]]
@@ -133,6 +157,8 @@ class _Spec:
     feature_names: tuple[str, ...]
     class_names: tuple[str, str]
     description: str
+    max_samples: int = 100_000
+    default_samples: int = 500
 
 
 DATASETS: dict[str, _Spec] = {
@@ -147,7 +173,20 @@ DATASETS: dict[str, _Spec] = {
     "loan": _Spec(_loan, 0.3, 2.0, LOAN_VIEW, ("deny", "approve"),
                   "SYNTHETIC loan applications (credit score vs debt-to-income view); "
                   "noise = unexplained share of the approval score"),
+    "breast_cancer": _Spec(_real("breast_cancer"), 0.0, 0.0,
+                           tuple(str(f) for f in load_breast_cancer().feature_names),
+                           ("malignant", "benign"),
+                           "real: Wisconsin breast cancer diagnostics, 569 tumours, 30 features "
+                           "(shipped with scikit-learn); no noise",
+                           max_samples=569, default_samples=569),
+    "digits": _Spec(_real("digits"), 0.0, 0.0, tuple(f"pixel_{i}" for i in range(64)),
+                    ("5", "9"),
+                    "real: 8x8 handwritten digits, 5 vs 9 (362 images, 64 pixels, shipped with "
+                    "scikit-learn); no noise", max_samples=362, default_samples=362),
 }
+
+#: datasets with more than two features (shown through a 2-D PCA view)
+REAL_DATASETS: tuple[str, ...] = ("breast_cancer", "digits")
 
 
 def make_dataset(
@@ -165,7 +204,8 @@ def make_dataset(
     name : str
         One of ``DATASETS``.
     n_samples : int, default=500
-        Total number of points before the split (40 to 100,000).
+        Total number of points before the split (40 to 100,000; for the real
+        datasets at most their size, drawn stratified without replacement).
     noise : float, optional
         Dataset-specific noise level (see ``DATASETS[name].description``);
         ``None`` uses the dataset's default.
@@ -176,7 +216,7 @@ def make_dataset(
     """
     check_choice("dataset", name, DATASETS)
     spec = DATASETS[name]
-    n_samples = check_int("n_samples", n_samples, 40, 100_000)
+    n_samples = check_int("n_samples", n_samples, 40, spec.max_samples)
     noise = spec.default_noise if noise is None else check_real("noise", noise, 0.0, spec.max_noise)
     test_fraction = check_real("test_fraction", test_fraction, 0.1, 0.9)
     rs = check_random_state(random_state)

@@ -16,6 +16,7 @@ from core.datasets import DATASETS, make_dataset
 from core.defenses import DEFENSES, check_contamination, defense_from_config
 from core.metrics import DetectionMetrics, detection_metrics
 from core.models import KERNELS, MODELS, check_gamma, decision_values, fit_clone, make_model
+from core.views import View, make_view
 
 __all__ = ["ExperimentConfig", "ExperimentResult", "DecisionGrid", "run_experiment",
            "decision_grid", "derive_seeds"]
@@ -52,7 +53,7 @@ class ExperimentConfig:
         check_choice("dataset", self.dataset, DATASETS)
         spec = DATASETS[self.dataset]
         s = object.__setattr__
-        s(self, "n_samples", check_int("n_samples", self.n_samples, 40, 100_000))
+        s(self, "n_samples", check_int("n_samples", self.n_samples, 40, spec.max_samples))
         s(self, "noise", spec.default_noise if self.noise is None
           else check_real("noise", self.noise, 0.0, spec.max_noise))
         s(self, "test_fraction", check_real("test_fraction", self.test_fraction, 0.1, 0.9))
@@ -98,8 +99,9 @@ class ExperimentConfig:
 class DecisionGrid:
     """Decision-function values of the three models on a regular grid.
 
-    ``clean[i, j]`` is the clean model's decision function at ``(x[j], y[i])``;
-    positive means class 1, the boundary is the level 0.
+    ``clean[i, j]`` is the clean model's decision function at ``(x[j], y[i])`` of
+    the result's 2-D view (the features themselves for 2-feature data); positive
+    means class 1, the boundary is the level 0.
     """
 
     x: np.ndarray
@@ -113,15 +115,19 @@ class DecisionGrid:
                 for k in ("x", "y", "clean", "poisoned", "defended")}
 
 
-def decision_grid(models: tuple, bounds: np.ndarray, resolution: int) -> tuple[np.ndarray, ...]:
+def decision_grid(models: tuple, bounds: np.ndarray, resolution: int,
+                  lift=None) -> tuple[np.ndarray, ...]:
     """Evaluate each model's decision function on a ``resolution`` x ``resolution`` grid.
 
-    ``bounds`` is ``[[xmin, ymin], [xmax, ymax]]``. Returns ``(x, y, *values)``.
+    ``bounds`` is ``[[xmin, ymin], [xmax, ymax]]`` in the 2-D view; ``lift`` maps
+    view coordinates back to feature space (identity if None). Returns ``(x, y, *values)``.
     """
     x = np.linspace(bounds[0, 0], bounds[1, 0], resolution)
     y = np.linspace(bounds[0, 1], bounds[1, 1], resolution)
     xx, yy = np.meshgrid(x, y)
     pts = np.column_stack([xx.ravel(), yy.ravel()])
+    if lift is not None:
+        pts = lift(pts)
     return (x, y, *(decision_values(m, pts).reshape(xx.shape) for m in models))
 
 
@@ -154,12 +160,17 @@ class ExperimentResult:
     X_test: np.ndarray
     y_test: np.ndarray
     grid: DecisionGrid | None
+    view: View | None = None  # how X maps to the grid's 2-D plane
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def n_train(self) -> int:
         """Clean training points (the budget's denominator)."""
         return len(self.y_clean)
+
+    def project(self, X: np.ndarray) -> np.ndarray:
+        """Coordinates of ``X`` in the plane of the decision grid."""
+        return np.asarray(X, dtype=float) if self.view is None else self.view.project(X)
 
     @property
     def n_poison(self) -> int:
@@ -260,12 +271,13 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
     lap("score")
 
     grid = None
+    view = make_view(data.X_train, data.feature_names)
     if config.grid_resolution > 0:
-        allx = np.vstack([poisoned.X, X_test])
-        lo, hi = allx.min(axis=0), allx.max(axis=0)
+        allp = view.project(np.vstack([poisoned.X, X_test]))
+        lo, hi = allp.min(axis=0), allp.max(axis=0)
         pad = 0.05 * np.where(hi > lo, hi - lo, 1.0)
         gx, gy, *values = decision_grid(models, np.array([lo - pad, hi + pad]),
-                                        config.grid_resolution)
+                                        config.grid_resolution, lift=view.lift)
         grid = DecisionGrid(gx, gy, *values)
         lap("grid")
     timings["total"] = time.perf_counter() - t0
@@ -291,5 +303,6 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
         X_test=X_test,
         y_test=y_test,
         grid=grid,
+        view=view,
         timings=timings,
     )

@@ -62,6 +62,7 @@ def color_limit(result: ExperimentResult) -> float:
 
 
 def _points(X: np.ndarray, labels: np.ndarray, class_names, *, name: str) -> list[dict]:
+    """One marker trace per class; ``X`` is already in the view's 2-D coordinates."""
     traces = []
     for k in (0, 1):
         sel = labels == k
@@ -109,9 +110,9 @@ def decision_panel_spec(result: ExperimentResult, panel: str, *, height: int = 3
     data.append(_level_zero(g, z, name="boundary", color=BOUNDARY_COLOR, width=3, dash="solid"))
 
     if panel == "clean":
-        data += _points(result.X_clean, result.y_clean, names, name="training")
+        data += _points(result.project(result.X_clean), result.y_clean, names, name="training")
     else:
-        X, poison = result.X_train, result.is_poison
+        X, poison = result.project(result.X_train), result.is_poison
         if panel == "poisoned":
             y, keep = result.y_train, np.ones(len(X), dtype=bool)
         else:
@@ -147,11 +148,12 @@ def decision_panel_spec(result: ExperimentResult, panel: str, *, height: int = 3
                                 line=dict(width=1.4)),
                 ))
     axis = dict(showgrid=False, zeroline=False)
+    names_xy = result.view.axis_names if result.view is not None else result.feature_names[:2]
     layout = _layout(
         height=height,
-        xaxis=dict(range=[g.x[0], g.x[-1]], title=dict(text=result.feature_names[0]),
+        xaxis=dict(range=[g.x[0], g.x[-1]], title=dict(text=names_xy[0]),
                    constrain="domain", **axis),
-        yaxis=dict(range=[g.y[0], g.y[-1]], title=dict(text=result.feature_names[1]), **axis),
+        yaxis=dict(range=[g.y[0], g.y[-1]], title=dict(text=names_xy[1]), **axis),
     )
     return dict(data=data, layout=layout)
 

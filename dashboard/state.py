@@ -85,11 +85,14 @@ def _one_of(field: str, value: Any, allowed: tuple) -> Any:
     raise ValueError(f"{field}={value!r} is not one of the dashboard's choices: {shown}")
 
 
-def config_from_controls(values: dict[str, Any]) -> ExperimentConfig:
+def config_from_controls(values: dict[str, Any],
+                         base: ExperimentConfig | None = None) -> ExperimentConfig:
     """Validate control values (as the browser sends them) into a config.
 
     ``values`` maps control ids to values; ``contamination`` is a number or
-    ``"auto"``. Raises ``ValueError`` naming the first bad control.
+    ``"auto"``. Fields without a control (test and trusted fractions, grid size)
+    come from ``base`` (a scenario's config; default: the defaults). Raises
+    ``ValueError`` naming the first bad control.
     """
     v = dict(values)
     cfg: dict[str, Any] = {}
@@ -110,7 +113,7 @@ def config_from_controls(values: dict[str, Any]) -> ExperimentConfig:
     cfg["gamma"] = _one_of(ids.GAMMA, v.get(ids.GAMMA), GAMMA_VALUES)
     cfg["degree"] = _one_of(ids.DEGREE, v.get(ids.DEGREE), DEGREE_VALUES)
     cfg["seed"] = _num(ids.SEED, v.get(ids.SEED), *SEED_RANGE, integer=True)
-    return ExperimentConfig.from_dict(cfg)
+    return ExperimentConfig.from_dict({**(base or ExperimentConfig()).to_dict(), **cfg})
 
 
 def controls_from_config(config: ExperimentConfig) -> dict[str, Any]:
@@ -154,7 +157,7 @@ def state_from_query(search: str | None) -> tuple[str | None, ExperimentConfig, 
             continue
         trial = {**values, cid: params[cid]}
         try:
-            config = config_from_controls(trial)
+            config = config_from_controls(trial, base)
             values = trial
         except ValueError as exc:
             problems.append(str(exc))

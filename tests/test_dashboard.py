@@ -103,15 +103,25 @@ def test_auto_contamination_switch():
 
 
 def test_inapplicable_controls_are_hidden_or_disabled():
-    cont_style, knn_style, cont_disabled, kernel_off, gamma_off, degree_off, noise_max, _ = \
-        applicable_controls("knn_sanitize", "logreg", "rbf", False, "linear")
+    (cont_style, knn_style, cont_disabled, kernel_off, gamma_off, degree_off, noise_max, _,
+     noise_style, n_max) = applicable_controls("knn_sanitize", "logreg", "rbf", False, "linear")
     assert cont_style == {"display": "none"} and knn_style == {}
     assert kernel_off and gamma_off and degree_off
-    assert noise_max == 0.5
-    cont_style, knn_style, cont_disabled, kernel_off, gamma_off, degree_off, _, _ = \
-        applicable_controls("isolation_forest", "svm", "poly", True, "moons")
+    assert noise_max == 0.5 and noise_style == {} and n_max == 4000
+    (cont_style, knn_style, cont_disabled, kernel_off, gamma_off, degree_off, _, _,
+     noise_style, n_max) = applicable_controls("isolation_forest", "svm", "poly", True, "digits")
     assert cont_style == {} and knn_style == {"display": "none"} and cont_disabled
     assert not kernel_off and not gamma_off and not degree_off
+    assert noise_style == {"display": "none"} and n_max == 362
+
+
+def test_switching_to_a_real_dataset_fits_sample_size_and_noise():
+    values = controls_from_config(SMALL.replace(n_samples=1000))
+    values[ids.DATASET] = "digits"
+    out = sync_state("?x", None, values, False, ids.DATASET)
+    assert out["controls"] == {ids.N_SAMPLES: 362, ids.NOISE: 0.0}
+    assert out["store"]["config"]["dataset"] == "digits"
+    assert out["store"]["config"]["n_samples"] == 362
 
 
 # --- the compute callback --------------------------------------------------------------

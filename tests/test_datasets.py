@@ -1,19 +1,22 @@
 import numpy as np
 import pytest
 
-from core.datasets import DATASETS, LOAN_FEATURES, make_dataset, make_loan_frame
+from core.datasets import DATASETS, LOAN_FEATURES, REAL_DATASETS, make_dataset, make_loan_frame
 
 
 @pytest.mark.parametrize("name", list(DATASETS))
 def test_dataset_contract(name):
     d = make_dataset(name, n_samples=200, random_state=3)
-    assert d.X_train.shape == (120, 2) and d.X_test.shape == (80, 2)
+    n_features = len(d.feature_names)
+    assert n_features == (2 if name not in REAL_DATASETS else {"digits": 64,
+                                                                "breast_cancer": 30}[name])
+    assert d.X_train.shape == (120, n_features) and d.X_test.shape == (80, n_features)
     assert d.y_train.shape == (120,) and d.y_test.shape == (80,)
     assert d.X_train.dtype == np.float64 and d.y_train.dtype == np.int64
     for y in (d.y_train, d.y_test):
         assert set(np.unique(y)) == {0, 1}
     assert np.isfinite(d.X_train).all() and np.isfinite(d.X_test).all()
-    assert len(d.feature_names) == 2 and len(d.class_names) == 2
+    assert len(d.class_names) == 2
 
 
 @pytest.mark.parametrize("name", list(DATASETS))
@@ -23,6 +26,17 @@ def test_dataset_is_deterministic_and_seed_dependent(name):
     c = make_dataset(name, n_samples=100, random_state=8)
     assert np.array_equal(a.X_train, b.X_train) and np.array_equal(a.y_test, b.y_test)
     assert not np.array_equal(a.X_train, c.X_train)
+
+
+@pytest.mark.parametrize("name, size", [("digits", 362), ("breast_cancer", 569)])
+def test_real_datasets_are_the_shipped_data(name, size):
+    full = make_dataset(name, n_samples=size, random_state=0)
+    assert len(full.y_train) + len(full.y_test) == size
+    with pytest.raises(ValueError, match=rf"n_samples={size + 1} is out of range; "
+                                         rf"expected an integer in \[40, {size}\]"):
+        make_dataset(name, n_samples=size + 1)
+    with pytest.raises(ValueError, match=r"noise=0.1 is out of range"):
+        make_dataset(name, n_samples=100, noise=0.1)
 
 
 def test_noise_changes_the_data():

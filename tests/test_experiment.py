@@ -147,3 +147,30 @@ def test_trusted_split_is_carved_from_the_held_out_part():
     assert all(tuple(x) in test0 for x in r1.X_test)
     with pytest.raises(ValueError, match=r"trusted_fraction=0.3 is out of range"):
         base.replace(trusted_fraction=0.3)
+
+
+def test_high_dimensional_data_gets_a_pca_slice_view():
+    r = run_experiment(ExperimentConfig(dataset="breast_cancer", n_samples=300, attack="label_flip",
+                                        defense="none", grid_resolution=20))
+    v = r.view
+    assert not v.is_identity and "slice" in v.note and v.axis_names[0].startswith("PC1")
+    assert np.allclose(v.components @ v.components.T, np.eye(2), atol=1e-10)
+    # the grid is the models' decision function on the PCA plane, lifted back to 30 features
+    from core.models import fit_clone, make_model
+    m = fit_clone(make_model("svm", kernel="rbf"), r.X_clean, r.y_clean)
+    corner = v.lift(np.array([[r.grid.x[3], r.grid.y[7]]]))
+    assert corner.shape == (1, 30)
+    assert np.isclose(m.decision_function(corner)[0], r.grid.clean[7, 3])
+    P = r.project(r.X_train)
+    assert r.grid.x[0] <= P[:, 0].min() and r.grid.x[-1] >= P[:, 0].max()
+
+
+def test_two_feature_data_keeps_its_own_coordinates():
+    r = run_experiment(ExperimentConfig(**SMALL))
+    assert r.view.is_identity and np.array_equal(r.project(r.X_train), r.X_train)
+
+
+def test_digits_scenario_runs_the_literature_setting():
+    r = run_experiment(scenario_config("digits-gradient", grid_resolution=10))
+    assert r.n_train == 100 and r.n_poison == 15 and r.X_train.shape[1] == 64
+    assert r.clean_accuracy > 0.9 and r.poisoned_accuracy < r.clean_accuracy

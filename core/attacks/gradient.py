@@ -266,9 +266,11 @@ class GradientPoisoning(Attack):
         Z_val = sur.transform(X_val)
 
         lo, hi = X.min(axis=0), X.max(axis=0)
-        width = np.where(hi > lo, hi - lo, 1.0)
-        lo, hi = lo - self.box_margin * width, hi + self.box_margin * width
-        width = hi - lo
+        # a constant feature (e.g. an always-blank pixel) has a zero-width box: it stays put
+        width = (hi - lo) * (1.0 + 2.0 * self.box_margin)
+        lo = lo - self.box_margin * (hi - lo)
+        width = np.where(width > 0, width, 0.0)
+        safe = np.where(width > 0, width, 1.0)
         Z_clean = sur.transform(X)
         P = np.arange(len(y), len(y) + n)
 
@@ -315,7 +317,7 @@ class GradientPoisoning(Attack):
                 path.append(U)
             return value, U, y_all, history, path
 
-        runs = [ascend((X[s] - lo) / width, np.concatenate([y, 1 - y[s]])) for s in starts]
+        runs = [ascend((X[s] - lo) / safe, np.concatenate([y, 1 - y[s]])) for s in starts]
         _, U, y_all, history, path = max(runs, key=lambda r: r[0])  # first wins ties
         self.history_ = history
         self.path_ = [lo + u * width for u in path]

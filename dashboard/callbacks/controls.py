@@ -10,7 +10,8 @@ from core import SCENARIOS, scenario_config
 from core.datasets import DATASETS
 from dashboard import ids
 from dashboard.state import (
-    FIELDS, config_from_controls, controls_from_config, query_from_state, state_from_query,
+    FIELDS, N_SAMPLES_RANGE, config_from_controls, controls_from_config, default_config,
+    query_from_state, state_from_query,
 )
 
 CONFIG_STORE = "config-store"
@@ -43,11 +44,17 @@ def sync_state(search: str | None, scenario: str | None, values: dict[str, Any],
     else:
         raw = dict(values)
         raw[ids.CONTAMINATION] = "auto" if auto else raw.get(ids.CONTAMINATION)
+        fitted = {}
+        if triggered == ids.DATASET and raw.get(ids.DATASET) in DATASETS:
+            fitted = fit_to_dataset(raw)
+            raw.update(fitted)
         try:
-            config = config_from_controls(raw)
+            config = config_from_controls(raw, default_config(scenario) if scenario else None)
         except ValueError as exc:
             return {**out, "search": no_update, "story": no_update,
                     "store": {"error": str(exc)}}
+        if fitted:  # write the adjusted sample size / noise back to their controls
+            out["controls"] = fitted
     if triggered != ids.CONTAMINATION_AUTO and triggered not in FIELDS:
         controls = controls_from_config(config)
         out["auto"] = controls[ids.CONTAMINATION] == "auto"
@@ -59,6 +66,19 @@ def sync_state(search: str | None, scenario: str | None, values: dict[str, Any],
     out["search"] = query if query != search else no_update
     out["store"] = {"config": config.to_dict(), "scenario": scenario, "problems": problems}
     out["story"] = _story(scenario, config)
+    return out
+
+
+def fit_to_dataset(values: dict[str, Any]) -> dict[str, Any]:
+    """Sample size and noise that the newly chosen dataset accepts (real data: no noise)."""
+    spec = DATASETS[values[ids.DATASET]]
+    n = values.get(ids.N_SAMPLES)
+    noise = values.get(ids.NOISE)
+    out: dict[str, Any] = {}
+    if not isinstance(n, (int, float)) or n > spec.max_samples:
+        out[ids.N_SAMPLES] = min(spec.default_samples, spec.max_samples)
+    if not isinstance(noise, (int, float)) or noise > spec.max_noise:
+        out[ids.NOISE] = spec.default_noise
     return out
 
 
@@ -91,6 +111,8 @@ def register(app: Dash) -> None:
         Output(ids.DEGREE, "disabled"),
         Output(ids.NOISE, "max"),
         Output(ids.NOISE, "marks"),
+        Output(f"{ids.NOISE}-field", "style"),
+        Output(ids.N_SAMPLES, "max"),
         Input(ids.DEFENSE, "value"),
         Input(ids.MODEL, "value"),
         Input(ids.KERNEL, "value"),
@@ -113,8 +135,10 @@ def applicable_controls(defense, model, kernel, auto, dataset) -> tuple:
     """Hide or disable what does not apply to the current choice (never ignore it silently)."""
     hidden, shown = {"display": "none"}, {}
     svm = model == "svm"
-    max_noise = DATASETS[dataset].max_noise if dataset in DATASETS else 1.0
+    spec = DATASETS.get(dataset)
+    max_noise = spec.max_noise if spec else 1.0
     marks = {0: "0", max_noise / 2: f"{max_noise / 2:g}", max_noise: f"{max_noise:g}"}
+    max_n = min(N_SAMPLES_RANGE[1], spec.max_samples) if spec else N_SAMPLES_RANGE[1]
     return (
         shown if defense == "isolation_forest" else hidden,
         shown if defense == "knn_sanitize" else hidden,
@@ -124,4 +148,6 @@ def applicable_controls(defense, model, kernel, auto, dataset) -> tuple:
         not svm or kernel != "poly",
         max_noise,
         marks,
+        shown if max_noise > 0 else hidden,
+        max_n,
     )

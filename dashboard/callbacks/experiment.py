@@ -62,14 +62,17 @@ def scorecard(r: ExperimentResult) -> Any:
     ]), className="scorecard-table")
 
 
-def run_info(r: ExperimentResult) -> str:
+def run_info(r: ExperimentResult) -> Any:
     c = r.config
     model = f"SVM ({c.kernel} kernel)" if c.model == "svm" else "logistic regression"
     added = f" + {r.n_poison} injected" if len(r.y_train) > r.n_train else ""
     changed = "" if added or not r.n_poison else f", {r.n_poison} relabelled by the attacker"
-    return (f"{c.dataset}: {r.n_train} training points{added}{changed} · {len(r.y_test)} held-out "
-            f"test points · {model} · seed {c.seed} · computed in "
+    text = (f"{c.dataset}: {r.n_train} training points{added}{changed} · {len(r.y_test)} "
+            f"held-out test points · {model} · seed {c.seed} · computed in "
             f"{r.timings.get('total', 0.0) * 1000:.0f} ms")
+    if r.view is not None and r.view.note:
+        return [text, html.Br(), html.Span(r.view.note, className="view-note")]
+    return text
 
 
 def update_panels(store: dict | None) -> tuple:

@@ -1,0 +1,52 @@
+"""2-D views of the data for contour plots: identity for 2 features, a PCA plane otherwise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.decomposition import PCA
+
+__all__ = ["View", "make_view"]
+
+
+@dataclass(frozen=True, eq=False)
+class View:
+    """An affine map between feature space and a 2-D plotting plane.
+
+    ``project(X) = (X - mean) @ components.T`` and ``lift(P) = mean + P @ components``.
+    For 2-feature data ``mean`` is 0 and ``components`` the identity, so points keep
+    their own coordinates. Otherwise the plane is spanned by the first two principal
+    components of the clean training data and passes through its mean: a contour
+    drawn on it is a *slice* of the model's decision function, not the whole of it.
+    """
+
+    mean: np.ndarray
+    components: np.ndarray  # (2, n_features), orthonormal rows
+    axis_names: tuple[str, str]
+    note: str | None = None  # one line for the UI when the view is a slice
+
+    @property
+    def is_identity(self) -> bool:
+        return self.note is None
+
+    def project(self, X: np.ndarray) -> np.ndarray:
+        return (np.asarray(X, dtype=float) - self.mean) @ self.components.T
+
+    def lift(self, P: np.ndarray) -> np.ndarray:
+        return self.mean + np.asarray(P, dtype=float) @ self.components
+
+
+def make_view(X: np.ndarray, feature_names: tuple[str, ...]) -> View:
+    """Identity for 2 features; else PCA(2) fitted on ``X`` (deterministic: full SVD)."""
+    d = X.shape[1]
+    if d == 2:
+        return View(np.zeros(2), np.eye(2), (feature_names[0], feature_names[1]))
+    if d < 2:
+        raise ValueError(f"need at least 2 features to draw a 2-D view, got {d}")
+    pca = PCA(n_components=2, svd_solver="full").fit(X)
+    share = pca.explained_variance_ratio_
+    names = (f"PC1 ({share[0]:.0%} of variance)", f"PC2 ({share[1]:.0%} of variance)")
+    note = (f"{d} features shown on their first two principal components; the contour is the "
+            "model's decision function on that plane through the data's mean (a slice).")
+    return View(pca.mean_, pca.components_, names, note)
