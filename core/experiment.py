@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from sklearn.model_selection import train_test_split
@@ -209,8 +210,12 @@ class ExperimentResult:
         return json.dumps(self.to_dict(**kwargs), sort_keys=True)
 
 
-def run_experiment(config: ExperimentConfig) -> ExperimentResult:
+def run_experiment(config: ExperimentConfig, *,
+                   progress: Callable[[int, int], None] | None = None) -> ExperimentResult:
     """Run one clean -> poisoned -> defended experiment.
+
+    ``progress(done, total)``, if given, is called as the stages finish (and along
+    the way inside attacks that report progress, such as ``gradient``).
 
     1. Generate the dataset and split it; the test part is never touched.
     2. Fit the clean model on the clean training set.
@@ -250,9 +255,17 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
     clean_model = fit_clone(model, data.X_train, data.y_train)
     lap("fit_clean")
 
+    # progress: 100 units; the attack owns 5..85 when it reports progress itself
+    report_ = progress or (lambda done, total: None)
+    report_(5, 100)
     attack = make_attack(config.attack, config.poison_rate)
-    poisoned = attack.poison(data.X_train, data.y_train, model=model, random_state=attack_seed)
+    extra = {}
+    if progress is not None and "progress" in inspect.signature(attack.poison).parameters:
+        extra["progress"] = lambda done, total: report_(5 + int(80 * done / max(total, 1)), 100)
+    poisoned = attack.poison(data.X_train, data.y_train, model=model, random_state=attack_seed,
+                             **extra)
     lap("attack")
+    report_(85, 100)
     poisoned_model = fit_clone(model, poisoned.X, poisoned.y)
     lap("fit_poisoned")
 
@@ -281,6 +294,7 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
         grid = DecisionGrid(gx, gy, *values)
         lap("grid")
     timings["total"] = time.perf_counter() - t0
+    report_(100, 100)
 
     return ExperimentResult(
         config=config,

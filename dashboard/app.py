@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-import tempfile
 
-import diskcache
 from dash import Dash, DiskcacheManager
 
+from dashboard.cache import background_cache
 from dashboard.callbacks import register
 from dashboard.layout import build_layout
 
@@ -27,9 +26,7 @@ def background_manager():
 
         celery_app = Celery(__name__, broker=redis_url, backend=redis_url)
         return CeleryManager(celery_app, expire=600)
-    cache_dir = os.environ.get("DASH_CACHE_DIR",
-                               os.path.join(tempfile.gettempdir(), "poisonlab-dash-cache"))
-    return DiskcacheManager(diskcache.Cache(cache_dir), expire=600)
+    return DiskcacheManager(background_cache(), expire=600)
 
 
 def create_app() -> Dash:

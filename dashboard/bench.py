@@ -19,7 +19,7 @@ OUTPUTS = [
     (ids.GRAPH_CLEAN, "figure"), (ids.GRAPH_POISONED, "figure"), (ids.GRAPH_DEFENDED, "figure"),
     (ids.ACCURACY_CLEAN, "children"), (ids.ACCURACY_POISONED, "children"),
     (ids.ACCURACY_DEFENDED, "children"), (ids.SCORECARD, "children"), (ids.RUN_INFO, "children"),
-    (ids.ERROR, "children"), (ids.ERROR, "is_open"), (ids.ERROR, "color"),
+    (ids.ERROR, "children"), (ids.ERROR, "is_open"), (ids.ERROR, "color"), ("job-store", "data"),
 ]
 
 
@@ -28,7 +28,8 @@ def request_body(config: ExperimentConfig) -> dict:
         "output": ".." + "...".join(f"{i}.{p}" for i, p in OUTPUTS) + "..",
         "outputs": [{"id": i, "property": p} for i, p in OUTPUTS],
         "inputs": [{"id": "config-store", "property": "data",
-                    "value": {"config": config.to_dict(), "scenario": None, "problems": []}}],
+                    "value": {"config": config.to_dict(), "scenario": None, "problems": []}},
+                   {"id": "bg-result", "property": "data", "value": None}],
         "changedPropIds": ["config-store.data"],
         "state": [],
     }

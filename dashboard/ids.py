@@ -33,6 +33,8 @@ SCORECARD = "scorecard"
 RUN_INFO = "run-info"
 ERROR = "error"
 SCENARIO_STORY = "scenario-story"
+PANEL_PROGRESS = "panel-progress"
+PANEL_CANCEL = "panel-cancel"
 
 # sweep
 SWEEP_MAX_RATE = "sweep-max-rate"

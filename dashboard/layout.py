@@ -200,6 +200,8 @@ def build_layout() -> html.Div:
     return html.Div([
         dcc.Location(id=ids.URL, refresh=False),
         dcc.Store(id="config-store"),
+        dcc.Store(id="job-store"),
+        dcc.Store(id="bg-result"),
         dbc.Navbar(dbc.Container([
             html.Span([html.Span("Poison", className="brand-a"), html.Span("Lab",
                                                                             className="brand-b")],
@@ -219,6 +221,15 @@ def build_layout() -> html.Div:
                     dbc.Alert(id=ids.ERROR, color="danger", is_open=False, dismissable=True,
                               className="mb-2"),
                     html.Div(id=ids.RUN_INFO, className="run-info"),
+                    html.Div([
+                        html.Span("optimizing the attack in the background",
+                                  className="progress-caption"),
+                        dbc.Progress(id=ids.PANEL_PROGRESS, value=0, max=100, label="",
+                                     className="panel-progress", striped=True, animated=True),
+                        dbc.Button("Cancel", id=ids.PANEL_CANCEL, size="sm", color="secondary",
+                                   outline=True),
+                    ], id=f"{ids.PANEL_PROGRESS}-row", className="panel-progress-row",
+                        style={"display": "none"}),
                     dbc.Row([dbc.Col(panel_card(p), md=4, className="panel-col")
                              for p in ("clean", "poisoned", "defended")], className="g-2"),
                     legend(),

@@ -1,9 +1,13 @@
 import os
 import shutil
+import tempfile
 import threading
 
 import pytest
 from werkzeug.serving import make_server
+
+# every test run gets its own background-job and results caches
+os.environ.setdefault("DASH_CACHE_DIR", tempfile.mkdtemp(prefix="poisonlab-test-cache-"))
 
 CHROMIUM = shutil.which("chromium") and "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -35,7 +39,6 @@ def browser_context_args(browser_context_args):
 @pytest.fixture(scope="session")
 def live_app(tmp_path_factory):
     """The real dashboard app, served by werkzeug in a thread on 127.0.0.1 (random port)."""
-    os.environ.setdefault("DASH_CACHE_DIR", str(tmp_path_factory.mktemp("dash-cache")))
     from dashboard.app import app
 
     app.server.test_client().get("/")  # Dash's one-time setup before concurrent requests

@@ -97,3 +97,14 @@ def test_sweep_runs_to_completion_with_progress(page: Page, live_app, page_error
     page.wait_for_function(f"({N_TRACES})('graph-sweep') === 6")
     expect(page.locator("#sweep-run")).to_be_enabled()
     assert page_errors == []
+
+
+def test_optimized_attack_runs_in_the_background_with_progress(page: Page, live_app, page_errors):
+    query = "?dataset=moons&attack=gradient&poison-rate=0.1&defense=knn_sanitize&kernel=rbf&seed=2"
+    page.goto(live_app + "/" + query)
+    r = expected(query)
+    expect(page.locator("#accuracy-poisoned")).to_contain_text(f"{r.poisoned_accuracy:.1%}",
+                                                                timeout=60_000)
+    wait_for_panels(page)
+    expect(page.locator("#panel-progress-row")).to_be_hidden()
+    assert page_errors == []

@@ -9,7 +9,9 @@ from dash import no_update
 from core import SCENARIOS, ExperimentConfig, run_experiment, scenario_config
 from dashboard import ids
 from dashboard.callbacks.controls import applicable_controls, sync_state
-from dashboard.callbacks.experiment import compute, update_panels
+from dashboard.callbacks.experiment import (
+    compute, compute_in_background, runs_in_background, update_panels,
+)
 from dashboard.callbacks.sweep import compute_sweep, parse_sweep_request, render_sweep
 from dashboard.figures import PANELS, decision_panel, sweep_figure, untyped
 from dashboard.state import (
@@ -142,6 +144,31 @@ def test_update_panels_is_memoized_by_config():
     a = compute(SMALL)
     b = compute(ExperimentConfig.from_dict(SMALL.to_dict()))
     assert a is b
+
+
+def test_slow_configs_run_as_background_jobs_with_progress():
+    slow = SMALL.replace(attack="gradient", poison_rate=0.1, seed=5)
+    out = update_panels(store_of(slow))
+    job = out[11]
+    assert job == {"config": slow.to_dict(), "key": slow.key()}
+    assert "background" in out[0]["layout"]["annotations"][0]["text"]
+    calls = []
+    finished = compute_in_background(calls.append, job)
+    assert finished == {"key": slow.key()}
+    assert calls[-1] == (100, "100%") and len(calls) > 5
+    assert [c[0] for c in calls] == sorted(c[0] for c in calls)
+    out = update_panels(store_of(slow), finished, "bg-result")
+    r = run_experiment(slow)
+    assert f"{r.poisoned_accuracy:.1%}" in str(out[4]) and out[11] is no_update
+    # a job that finishes after the user moved on changes nothing
+    stale = update_panels(store_of(SMALL), finished, "bg-result")
+    assert all(v is no_update for v in stale)
+
+
+def test_fast_configs_are_not_sent_to_the_background():
+    assert not runs_in_background(SMALL)
+    assert runs_in_background(SMALL.replace(attack="gradient"))
+    assert runs_in_background(SMALL.replace(n_samples=4000))
 
 
 def test_update_panels_reports_errors():

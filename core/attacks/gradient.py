@@ -246,7 +246,9 @@ class GradientPoisoning(Attack):
         self.history_: list[float] = []
         self.path_: list[np.ndarray] = []
 
-    def poison(self, X, y, *, model=None, random_state=None, validation=None) -> PoisonedSet:
+    def poison(self, X, y, *, model=None, random_state=None, validation=None,
+               progress=None) -> PoisonedSet:
+        """Poison ``(X, y)``; ``progress(done, total)`` is called after every step."""
         X = np.asarray(X, dtype=float)
         y = np.asarray(y)
         rs = check_random_state(random_state)
@@ -292,6 +294,14 @@ class GradientPoisoning(Attack):
                 starts.append(np.resize(near, n))  # cycles if the class is smaller than n
         chain = width / sur.scale  # dL/du = dL/dz * dz/dx * dx/du
 
+        total_steps = self.steps * len(starts)
+        done = [0]
+
+        def tick(final: bool = False) -> None:
+            done[0] = total_steps if final else done[0] + 1
+            if progress is not None:
+                progress(done[0], total_steps)
+
         def ascend(U, y_all):
             """Projected gradient ascent with backtracking from one start."""
             fitted, Z_all, value, dobj = evaluate(U, y_all)
@@ -315,9 +325,14 @@ class GradientPoisoning(Attack):
                     break  # no step raises the objective: a local maximum
                 history.append(value)
                 path.append(U)
+                tick()
             return value, U, y_all, history, path
 
-        runs = [ascend((X[s] - lo) / safe, np.concatenate([y, 1 - y[s]])) for s in starts]
+        runs = []
+        for s in starts:
+            runs.append(ascend((X[s] - lo) / safe, np.concatenate([y, 1 - y[s]])))
+            done[0] = self.steps * len(runs)  # an early stop skips the rest of this start's steps
+        tick(final=True)
         _, U, y_all, history, path = max(runs, key=lambda r: r[0])  # first wins ties
         self.history_ = history
         self.path_ = [lo + u * width for u in path]

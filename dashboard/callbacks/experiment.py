@@ -6,18 +6,31 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from dash import Dash, Input, Output, html
+from dash import Dash, Input, Output, State, html, no_update
 
 from core import ExperimentConfig, ExperimentResult, run_experiment
 from dashboard import ids
+from dashboard.cache import results_cache
 from dashboard.figures import PANELS, decision_panel_spec, message_figure
 
 CACHE_SIZE = 48  # per worker process; each entry is one result with its three figures
+#: attacks that optimize for a while; they run as background jobs with progress
+SLOW_ATTACKS = frozenset({"gradient"})
+SLOW_TRAINING_POINTS = 1500
+
+
+def runs_in_background(config: ExperimentConfig) -> bool:
+    """Configs that may take over ~1 s run as background jobs (progress bar, cancellable)."""
+    n_train = config.n_samples * (1 - config.test_fraction - config.trusted_fraction)
+    return config.attack in SLOW_ATTACKS or n_train > SLOW_TRAINING_POINTS
 
 
 @lru_cache(maxsize=CACHE_SIZE)
 def _cached(config_key: str) -> tuple[ExperimentResult, tuple[dict, ...]]:
-    result = run_experiment(ExperimentConfig.from_dict(json.loads(config_key)))
+    config = ExperimentConfig.from_dict(json.loads(config_key))
+    result = results_cache().get(config_key) if runs_in_background(config) else None
+    if result is None:
+        result = run_experiment(config)
     figures = tuple(decision_panel_spec(result, p) for p in PANELS)
     return result, figures
 
@@ -25,6 +38,23 @@ def _cached(config_key: str) -> tuple[ExperimentResult, tuple[dict, ...]]:
 def compute(config: ExperimentConfig) -> tuple[ExperimentResult, tuple[dict, ...]]:
     """Run (or recall) the experiment and its three figures; memoized by the config."""
     return _cached(config.key())
+
+
+def compute_in_background(set_progress, job: dict | None) -> dict:
+    """Background job: run the experiment with progress, leave the result in the shared cache."""
+    if not job or "config" not in job:
+        return {"error": "no job"}
+    try:
+        config = ExperimentConfig.from_dict(job["config"])
+    except (ValueError, TypeError) as exc:
+        return {"key": job.get("key"), "error": str(exc)}
+    key = config.key()
+    if key not in results_cache():
+        result = run_experiment(
+            config, progress=lambda done, total: set_progress((done, f"{done}%")))
+        results_cache().set(key, result)
+    set_progress((100, "100%"))
+    return {"key": key}
 
 
 def _pts(delta: float) -> str:
@@ -75,41 +105,90 @@ def run_info(r: ExperimentResult) -> Any:
     return text
 
 
-def update_panels(store: dict | None) -> tuple:
-    """Store -> (3 figures, 3 readouts, scorecard, run info, alert text, alert open, color)."""
+N_OUTPUTS = 12
+
+
+def update_panels(store: dict | None, finished: dict | None = None,
+                  triggered: str | None = None) -> tuple:
+    """Store -> (3 figures, 3 readouts, scorecard, run info, alert text/open/color, job).
+
+    Slow configs (:func:`runs_in_background`) are not computed here: the panels say
+    so and ``job`` starts the background job; when it reports back (``finished``,
+    ``triggered == "bg-result"``) and still matches the current settings, its result
+    is drawn from the shared cache.
+    """
     if not store:
         blank = message_figure("computing...")
-        return (blank, blank, blank, "", "", "", None, "", None, False, "danger")
+        return (blank, blank, blank, "", "", "", None, "", None, False, "danger", no_update)
     if "error" in store:
         fig = message_figure("fix the highlighted setting")
-        return (fig, fig, fig, "", "", "", None, "", store["error"], True, "danger")
+        return (fig, fig, fig, "", "", "", None, "", store["error"], True, "danger", no_update)
     try:
         config = ExperimentConfig.from_dict(store["config"])
     except (ValueError, TypeError) as exc:
         fig = message_figure("invalid settings")
-        return (fig, fig, fig, "", "", "", None, "", f"Invalid settings: {exc}", True, "danger")
+        return (fig, fig, fig, "", "", "", None, "", f"Invalid settings: {exc}", True, "danger",
+                no_update)
+    key = config.key()
+    if triggered == "bg-result":
+        if not finished or finished.get("key") != key:
+            return (no_update,) * N_OUTPUTS  # a job for settings the user has left
+        if "error" in finished:
+            fig = message_figure("the computation failed")
+            return (fig, fig, fig, "", "", "", None, "", finished["error"], True, "danger",
+                    no_update)
+    if runs_in_background(config) and key not in results_cache():
+        fig = message_figure("computing in the background...")
+        return (fig, fig, fig, "…", "…", "…", None, "", "", False, "warning",
+                {"config": config.to_dict(), "key": key})
     result, figures = compute(config)
     problems = store.get("problems") or []
     alert = ("Some link parameters were ignored: " + "; ".join(problems)) if problems else ""
     return (*figures, *readouts(result), scorecard(result), run_info(result), alert,
-            bool(problems), "warning")
+            bool(problems), "warning", no_update)  # no job: nothing to start
+
+
+PANEL_OUTPUTS = (
+    (ids.GRAPH_CLEAN, "figure"), (ids.GRAPH_POISONED, "figure"), (ids.GRAPH_DEFENDED, "figure"),
+    (ids.ACCURACY_CLEAN, "children"), (ids.ACCURACY_POISONED, "children"),
+    (ids.ACCURACY_DEFENDED, "children"), (ids.SCORECARD, "children"), (ids.RUN_INFO, "children"),
+    (ids.ERROR, "children"), (ids.ERROR, "is_open"), (ids.ERROR, "color"), ("job-store", "data"),
+)
 
 
 def register(app: Dash) -> None:
-    app.callback(
-        Output(ids.GRAPH_CLEAN, "figure"),
-        Output(ids.GRAPH_POISONED, "figure"),
-        Output(ids.GRAPH_DEFENDED, "figure"),
-        Output(ids.ACCURACY_CLEAN, "children"),
-        Output(ids.ACCURACY_POISONED, "children"),
-        Output(ids.ACCURACY_DEFENDED, "children"),
-        Output(ids.SCORECARD, "children"),
-        Output(ids.RUN_INFO, "children"),
-        Output(ids.ERROR, "children"),
-        Output(ids.ERROR, "is_open"),
-        Output(ids.ERROR, "color"),
+    @app.callback(
+        *(Output(component, prop) for component, prop in PANEL_OUTPUTS),
         Input("config-store", "data"),
-    )(update_panels)
+    )
+    def panels(store):
+        return update_panels(store)
+
+    # A finished background job draws the same outputs (a separate callback, so the
+    # graph has no cycle: config-store -> job-store -> bg-result -> panels).
+    @app.callback(
+        *(Output(component, prop, allow_duplicate=True) for component, prop in PANEL_OUTPUTS),
+        Input("bg-result", "data"),
+        State("config-store", "data"),
+        prevent_initial_call=True,
+    )
+    def panels_from_job(finished, store):
+        return (*update_panels(store, finished, "bg-result")[:-1], no_update)
+
+    @app.callback(
+        Output("bg-result", "data"),
+        Input("job-store", "data"),
+        background=True,
+        progress=[Output(ids.PANEL_PROGRESS, "value"), Output(ids.PANEL_PROGRESS, "label")],
+        running=[(Output(f"{ids.PANEL_PROGRESS}-row", "style"), {}, {"display": "none"})],
+        cancel=[Input(ids.PANEL_CANCEL, "n_clicks")],
+        prevent_initial_call=True,
+    )
+    def run_job(set_progress, job):
+        if not job:
+            return no_update
+        return compute_in_background(set_progress, job)
 
 
-__all__ = ["compute", "update_panels", "readouts", "scorecard", "register"]
+__all__ = ["compute", "compute_in_background", "runs_in_background", "update_panels",
+           "readouts", "scorecard", "register"]
