@@ -162,6 +162,7 @@ class ExperimentResult:
     y_test: np.ndarray
     grid: DecisionGrid | None
     view: View | None = None  # how X maps to the grid's 2-D plane
+    poison_path: np.ndarray | None = None  # optimizing attacks: (steps, n_poison, n_features)
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -318,5 +319,6 @@ def run_experiment(config: ExperimentConfig, *,
         y_test=y_test,
         grid=grid,
         view=view,
+        poison_path=poisoned.path,
         timings=timings,
     )

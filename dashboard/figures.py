@@ -127,6 +127,18 @@ def decision_panel_spec(result: ExperimentResult, panel: str, *, height: int = 3
                 marker=dict(color=DROPPED_COLOR, size=6, opacity=0.55),
                 hovertemplate="dropped by the defense<extra></extra>",
             ))
+        path = result.poison_path
+        if panel == "poisoned" and path is not None and len(path) > 1:
+            # where each optimized point travelled: one polyline per point, NaN-separated
+            steps, n_p, _ = path.shape
+            P = result.project(path.reshape(-1, path.shape[2])).reshape(steps, n_p, 2)
+            lines = np.concatenate([P, np.full((1, n_p, 2), np.nan)]).transpose(1, 0, 2)
+            lines = lines.reshape(-1, 2)
+            data.append(dict(
+                type="scatter", x=typed(lines[:, 0]), y=typed(lines[:, 1]), mode="lines",
+                name="poison path", hoverinfo="skip", connectgaps=False,
+                line=dict(color=POISON_COLOR, width=1, dash="dot"), opacity=0.6,
+            ))
         if poison.any():
             data.append(dict(
                 type="scatter", x=typed(X[poison, 0]), y=typed(X[poison, 1]), mode="markers",

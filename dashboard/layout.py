@@ -142,9 +142,9 @@ def legend() -> html.Div:
                                        className="legend-item")
     return html.Div([
         item("swatch-c0", "class 0 / deny"), item("swatch-c1", "class 1 / approve"),
-        item("swatch-poison", "poison point"), item("swatch-flagged", "flagged by the defense"),
-        item("swatch-dropped", "dropped"), item("swatch-boundary", "decision boundary"),
-        item("swatch-clean-boundary", "clean model's boundary"),
+        item("swatch-poison", "poison"), item("swatch-path", "optimized path"),
+        item("swatch-flagged", "flagged by the defense"), item("swatch-dropped", "dropped"),
+        item("swatch-boundary", "boundary"), item("swatch-clean-boundary", "clean boundary"),
     ], className="legend-row")
 
 

@@ -136,3 +136,17 @@ def test_optimizing_attacks_need_a_supported_model(name):
     from sklearn.tree import DecisionTreeClassifier
     with pytest.raises(ValueError, match="unsupported victim classifier DecisionTreeClassifier"):
         make_attack(name, 0.1).poison(d.X_train, d.y_train, model=DecisionTreeClassifier())
+
+
+def test_gradient_path_is_recorded_and_drawn():
+    from core import ExperimentConfig, run_experiment
+    from dashboard.figures import decision_panel, untyped
+    r = run_experiment(ExperimentConfig(dataset="blobs", n_samples=200, attack="gradient",
+                                        poison_rate=0.1, kernel="linear", defense="none",
+                                        grid_resolution=10))
+    path = r.poison_path
+    assert path.shape[1:] == (r.n_poison, 2) and len(path) >= 2
+    assert np.allclose(path[-1], r.X_train[r.is_poison])
+    trace = {t.name: t for t in decision_panel(r, "poisoned").data}["poison path"]
+    xs = untyped(trace.x)
+    assert len(xs) == r.n_poison * (len(path) + 1) and np.isnan(xs[len(path)])

@@ -18,12 +18,15 @@ class PoisonedSet:
     """A poisoned training set.
 
     ``X`` and ``y`` are the rows the victim will train on; ``is_poison[i]`` is
-    True when row ``i`` was changed or added by the attacker.
+    True when row ``i`` was changed or added by the attacker. Optimizing attacks
+    may add ``path``: the poison points' features after each accepted step,
+    shape ``(steps + 1, n_poison, n_features)``, start first.
     """
 
     X: np.ndarray
     y: np.ndarray
     is_poison: np.ndarray
+    path: np.ndarray | None = None
 
     @property
     def n_poison(self) -> int:

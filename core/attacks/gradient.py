@@ -338,4 +338,4 @@ class GradientPoisoning(Attack):
         self.path_ = [lo + u * width for u in path]
         X_p = np.vstack([X, lo + U * width])
         mask = np.concatenate([np.zeros(len(y), dtype=bool), np.ones(n, dtype=bool)])
-        return PoisonedSet(X_p, y_all.astype(y.dtype), mask)
+        return PoisonedSet(X_p, y_all.astype(y.dtype), mask, path=np.stack(self.path_))
