@@ -18,3 +18,9 @@ def post_worker_init(worker):
     from werkzeug.test import Client
 
     Client(worker.wsgi).get("/")
+    # compute the page's default view once, so the first visitor of each worker waits for
+    # nothing (results are memoized per worker by config)
+    from dashboard.callbacks.experiment import compute
+    from dashboard.state import default_config
+
+    compute(default_config())
