@@ -49,3 +49,9 @@ SWEEP_STORE = "sweep-store"
 URL = "url"
 SHARE_LINK = "share-link"
 COPY_LINK = "copy-link"
+
+# exports (each button has a dcc.Download with id f"{button}-file")
+EXPORT_TRAINING = "export-training"
+EXPORT_JSON = "export-json"
+EXPORT_REPORT = "export-report"
+EXPORT_SWEEP = "export-sweep"

@@ -194,6 +194,22 @@ def sweep_card() -> dbc.Card:
     ]), className="shadow-sm mt-3")
 
 
+def export_card() -> dbc.Card:
+    def button(cid: str, text: str):
+        return html.Span([dbc.Button(text, id=cid, size="sm", color="secondary", outline=True,
+                                     className="me-2 mb-1"), dcc.Download(id=f"{cid}-file")])
+
+    return dbc.Card(dbc.CardBody([
+        html.H6("Export", className="card-title"),
+        button(ids.EXPORT_TRAINING, "Poisoned training set (CSV)"),
+        button(ids.EXPORT_JSON, "Experiment (JSON)"),
+        button(ids.EXPORT_REPORT, "Report (HTML)"),
+        button(ids.EXPORT_SWEEP, "Sweep table (CSV)"),
+        html.Div("The JSON re-runs exactly: python -m core run --config FILE.json. Each chart's "
+                 "camera icon saves it as PNG.", className="control-hint"),
+    ]), className="shadow-sm mt-3")
+
+
 def build_layout() -> html.Div:
     config = default_config()
     values = controls_from_config(config)
@@ -244,6 +260,7 @@ def build_layout() -> html.Div:
                         ]), className="shadow-sm h-100 explainer"), md=7),
                     ], className="g-2 mt-1"),
                     sweep_card(),
+                    export_card(),
                 ], lg=9, md=8),
             ], className="g-3"),
             html.Footer("PoisonLab · every number on this page is computed live from the "

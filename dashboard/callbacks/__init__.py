@@ -2,10 +2,11 @@
 
 from dash import Dash
 
-from dashboard.callbacks import controls, experiment, sweep
+from dashboard.callbacks import controls, experiment, export, sweep
 
 
 def register(app: Dash) -> None:
     controls.register(app)
     experiment.register(app)
     sweep.register(app)
+    export.register(app)

@@ -1,0 +1,73 @@
+"""Exports: spreadsheet-safe CSV, re-runnable JSON, the self-contained HTML report."""
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core import ExperimentConfig, run_experiment, scenario_config
+from core.export import (
+    config_from_document, escape_formula, experiment_document, poisoned_training_frame,
+    to_safe_csv,
+)
+
+SMALL = scenario_config("label-flip-moons", n_samples=200, grid_resolution=15)
+
+
+@pytest.mark.parametrize("cell", ["=1+1", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\t=1"])
+def test_formula_like_text_is_escaped(cell):
+    assert escape_formula(cell) == "'" + cell
+
+
+def test_numbers_and_plain_text_are_untouched():
+    frame = pd.DataFrame({"x": [-1.5, 2.0], "name": ["alice", "=HYPERLINK(\"x\")"],
+                          "=evil": [1, 2]})
+    back = pd.read_csv(io.StringIO(to_safe_csv(frame)))
+    assert list(back.columns) == ["x", "name", "'=evil"]
+    assert back.x.tolist() == [-1.5, 2.0]  # negative numbers stay numbers
+    assert back.name.tolist() == ["alice", "'=HYPERLINK(\"x\")"]
+
+
+def test_poisoned_training_frame_has_truth_and_verdict():
+    r = run_experiment(SMALL)
+    frame = poisoned_training_frame(r)
+    assert len(frame) == len(r.y_train)
+    assert frame.is_poison.sum() == r.n_poison
+    assert frame.flagged_by_defense.sum() == r.detection.n_flagged
+    assert set(frame.label) <= set(r.class_names)
+    assert np.allclose(frame[list(r.feature_names)].to_numpy(), r.X_train)
+
+
+def test_experiment_json_round_trips_exactly():
+    r = run_experiment(SMALL)
+    text = json.dumps(experiment_document(r, version="test"))
+    again = run_experiment(config_from_document(text))
+    assert again.summary() == r.summary()
+
+
+@pytest.mark.parametrize("text, match", [
+    ("not json", "not a JSON file"),
+    ("[1, 2]", "expected a JSON object"),
+    ('{"config": 3}', "'config' must be a JSON object"),
+    ('{"config": {"attack": "nope"}}', "attack='nope' is not one of"),
+])
+def test_bad_experiment_files_are_refused_clearly(text, match):
+    with pytest.raises(ValueError, match=match):
+        config_from_document(text)
+
+
+def test_dashboard_exports():
+    from dashboard.callbacks.export import export_file
+    store = {"config": SMALL.to_dict()}
+    training = export_file("training", store)
+    assert training["filename"].endswith("training-set.csv")
+    assert "flagged_by_defense" in training["content"].splitlines()[0]
+    doc = json.loads(export_file("json", store)["content"])
+    assert config_from_document(json.dumps(doc)) == SMALL
+    report = export_file("report", store)["content"]
+    assert report.startswith("<!DOCTYPE html>") and "PoisonLab report" in report
+    assert "<script src=" not in report and "<link " not in report  # all inline: opens offline
+    assert report.count("Plotly.newPlot") == 3
+    assert export_file("sweep", store, None) is None and export_file("json", None) is None
