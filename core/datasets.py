@@ -20,7 +20,7 @@ from sklearn.utils import check_random_state
 
 from core._validation import check_choice, check_int, check_real
 
-__all__ = ["Dataset", "DATASETS", "REAL_DATASETS", "make_dataset", "make_loan_frame",
+__all__ = ["Dataset", "DATASETS", "REAL_DATASETS", "CSV", "make_dataset", "make_loan_frame",
            "LOAN_FEATURES"]
 
 
@@ -184,6 +184,9 @@ DATASETS: dict[str, _Spec] = {
                     "real: 8x8 handwritten digits, 5 vs 9 (362 images, 64 pixels, shipped with "
                     "scikit-learn); no noise", max_samples=362, default_samples=362),
 }
+
+#: the dataset name of a user's CSV file (loaded by core.data_io, not generated here)
+CSV = "csv"
 
 #: datasets with more than two features (shown through a 2-D PCA view)
 REAL_DATASETS: tuple[str, ...] = ("breast_cancer", "digits")

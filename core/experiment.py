@@ -13,7 +13,8 @@ from sklearn.model_selection import train_test_split
 
 from core._validation import check_choice, check_int, check_real
 from core.attacks import ATTACKS, make_attack
-from core.datasets import DATASETS, make_dataset
+from core.data_io import load_csv_dataset
+from core.datasets import CSV, DATASETS, make_dataset
 from core.defenses import DEFENSES, check_contamination, defense_from_config
 from core.metrics import DetectionMetrics, detection_metrics
 from core.models import KERNELS, MODELS, check_gamma, decision_values, fit_clone, make_model
@@ -49,14 +50,40 @@ class ExperimentConfig:
     degree: int = 3
     seed: int = 0
     grid_resolution: int = 60
+    # your own data (dataset="csv"): a CSV path, its label column, optional feature
+    # columns and the positive class (see core.data_io.load_csv_dataset)
+    data: str | None = None
+    label: str | None = None
+    features: tuple[str, ...] | None = None
+    positive: str | None = None
 
     def __post_init__(self) -> None:
-        check_choice("dataset", self.dataset, DATASETS)
-        spec = DATASETS[self.dataset]
+        check_choice("dataset", self.dataset, [*DATASETS, CSV])
         s = object.__setattr__
-        s(self, "n_samples", check_int("n_samples", self.n_samples, 40, spec.max_samples))
-        s(self, "noise", spec.default_noise if self.noise is None
-          else check_real("noise", self.noise, 0.0, spec.max_noise))
+        if self.dataset == CSV:
+            for name in ("data", "label"):
+                value = getattr(self, name)
+                if not isinstance(value, str) or not value.strip():
+                    raise ValueError(f"{name}={value!r}: dataset 'csv' needs a {name} "
+                                     f"({'a CSV file path' if name == 'data' else 'the label column'})")
+            if self.features is not None:
+                if isinstance(self.features, str) or not all(isinstance(f, str)
+                                                             for f in self.features):
+                    raise ValueError(f"features={self.features!r} is not a list of column names")
+                s(self, "features", tuple(self.features))
+            if self.positive is not None:
+                s(self, "positive", str(self.positive))
+            s(self, "n_samples", check_int("n_samples", self.n_samples, 40, 10**9))
+            s(self, "noise", 0.0 if self.noise is None else check_real("noise", self.noise, 0, 0))
+        else:
+            for name in ("data", "label", "features", "positive"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name}={getattr(self, name)!r} applies only to "
+                                     f"dataset 'csv', not {self.dataset!r}")
+            spec = DATASETS[self.dataset]
+            s(self, "n_samples", check_int("n_samples", self.n_samples, 40, spec.max_samples))
+            s(self, "noise", spec.default_noise if self.noise is None
+              else check_real("noise", self.noise, 0.0, spec.max_noise))
         s(self, "test_fraction", check_real("test_fraction", self.test_fraction, 0.1, 0.9))
         s(self, "trusted_fraction", check_real("trusted_fraction", self.trusted_fraction, 0.0,
                                                0.5 * self.test_fraction))
@@ -163,6 +190,7 @@ class ExperimentResult:
     grid: DecisionGrid | None
     view: View | None = None  # how X maps to the grid's 2-D plane
     poison_path: np.ndarray | None = None  # optimizing attacks: (steps, n_poison, n_features)
+    data_notes: tuple[str, ...] = ()  # what loading the user's data fixed (dropped rows, ...)
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -189,6 +217,7 @@ class ExperimentResult:
             "n_test": len(self.y_test),
             "n_poison": self.n_poison,
             "detection": {**self.detection.to_dict(), "relabels": self.relabels},
+            **({"data_notes": list(self.data_notes)} if self.data_notes else {}),
         }
 
     def to_dict(self, *, arrays: bool = False, timings: bool = False) -> dict[str, Any]:
@@ -240,8 +269,14 @@ def run_experiment(config: ExperimentConfig, *,
         tic = now
 
     data_seed, attack_seed, defense_seed = derive_seeds(config.seed)
-    data = make_dataset(config.dataset, n_samples=config.n_samples, noise=config.noise,
-                        test_fraction=config.test_fraction, random_state=data_seed)
+    data_notes: list[str] = []
+    if config.dataset == CSV:
+        data, data_notes = load_csv_dataset(
+            config.data, label=config.label, features=config.features,
+            positive=config.positive, test_fraction=config.test_fraction, random_state=data_seed)
+    else:
+        data = make_dataset(config.dataset, n_samples=config.n_samples, noise=config.noise,
+                            test_fraction=config.test_fraction, random_state=data_seed)
     X_test, y_test, trusted = data.X_test, data.y_test, None
     if config.trusted_fraction > 0:  # the defender's known-clean sample, never tested on
         n_trusted = max(2, int(round(config.trusted_fraction * config.n_samples)))
@@ -320,5 +355,6 @@ def run_experiment(config: ExperimentConfig, *,
         grid=grid,
         view=view,
         poison_path=poisoned.path,
+        data_notes=tuple(data_notes),
         timings=timings,
     )

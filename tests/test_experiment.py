@@ -174,3 +174,36 @@ def test_digits_scenario_runs_the_literature_setting():
     r = run_experiment(scenario_config("digits-gradient", grid_resolution=10))
     assert r.n_train == 100 and r.n_poison == 15 and r.X_train.shape[1] == 64
     assert r.clean_accuracy > 0.9 and r.poisoned_accuracy < r.clean_accuracy
+
+
+FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures" / "csv"
+
+
+def test_csv_data_runs_like_any_dataset_and_round_trips():
+    cfg = ExperimentConfig(dataset="csv", data=str(FIXTURES / "good_binary.csv"), label="approved",
+                           attack="label_flip", defense="knn_sanitize", grid_resolution=10)
+    r = run_experiment(cfg)
+    assert r.feature_names == ("age", "income", "score") and r.class_names == ("no", "yes")
+    assert r.grid.clean.shape == (10, 10) and not r.view.is_identity
+    assert ExperimentConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    assert run_experiment(cfg).summary() == r.summary()
+
+
+def test_csv_notes_reach_the_result():
+    cfg = ExperimentConfig(dataset="csv", data=str(FIXTURES / "missing_features.csv"),
+                           label=open(FIXTURES / "missing_features.csv").readline().strip()
+                           .split(",")[-1], defense="none", grid_resolution=0)
+    r = run_experiment(cfg)
+    assert any("missing" in n for n in r.data_notes) and "data_notes" in r.summary()
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"dataset": "csv"}, r"data=None: dataset 'csv' needs a data"),
+    ({"dataset": "csv", "data": "x.csv"}, r"label=None: dataset 'csv' needs a label"),
+    ({"dataset": "csv", "data": "x.csv", "label": "y", "features": "a,b"},
+     r"features='a,b' is not a list of column names"),
+    ({"dataset": "moons", "label": "y"}, r"label='y' applies only to dataset 'csv'"),
+])
+def test_csv_config_is_validated(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ExperimentConfig(**kwargs)
