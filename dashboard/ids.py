@@ -18,6 +18,13 @@ C = "c"
 GAMMA = "gamma"
 DEGREE = "degree"
 SEED = "seed"
+# your own data: the upload and the columns to use (``data`` holds an upload token)
+UPLOAD = "upload"
+UPLOAD_INFO = "upload-info"
+DATA = "data"
+CSV_LABEL = "label"
+CSV_FEATURES = "features"
+CSV_POSITIVE = "positive"
 
 # graphs
 GRAPH_CLEAN = "graph-clean"

@@ -6,6 +6,8 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from core import ATTACKS, DATASETS, DEFENSES, KERNELS, MODELS, SCENARIOS
+from core.data_io import CSVLimits
+from core.datasets import CSV
 from dashboard import ids
 from dashboard.figures import PANEL_COLORS, message_figure
 from dashboard.state import (
@@ -13,6 +15,8 @@ from dashboard.state import (
     KNN_THRESHOLD_RANGE, N_SAMPLES_RANGE, POISON_RATE_RANGE, SEED_RANGE, controls_from_config,
     default_config,
 )
+
+MAX_UPLOAD_BYTES = CSVLimits().max_bytes
 
 GRAPH_CONFIG = {"displaylogo": False, "responsive": True,
                 "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"],
@@ -54,9 +58,28 @@ def controls_card(values: dict) -> dbc.Card:
         html.Div(id=ids.SCENARIO_STORY, className="scenario-story"),
         html.Hr(),
         html.H6("Data", className="section-title"),
-        _field("Dataset", dcc.Dropdown(id=ids.DATASET, options=_options(DATASETS),
+        _field("Dataset", dcc.Dropdown(id=ids.DATASET,
+                                       options=[*_options(DATASETS),
+                                                {"label": "your CSV (upload below)",
+                                                 "value": CSV}],
                                        value=values[ids.DATASET], clearable=False,
                                        searchable=False)),
+        dcc.Upload(id=ids.UPLOAD, children=html.Div(["Drop a CSV here or ",
+                                                     html.A("choose a file")]),
+                   max_size=MAX_UPLOAD_BYTES, accept=".csv,.tsv,.txt,text/csv",
+                   className="upload-box"),
+        html.Div(id=ids.UPLOAD_INFO, className="upload-info"),
+        dcc.Input(id=ids.DATA, type="hidden", value=values[ids.DATA]),
+        html.Div([
+            _field("Label column", dcc.Dropdown(id=ids.CSV_LABEL, options=[],
+                                                value=values[ids.CSV_LABEL], clearable=False)),
+            _field("Feature columns", dcc.Dropdown(id=ids.CSV_FEATURES, options=[], multi=True,
+                                                   value=values[ids.CSV_FEATURES],
+                                                   placeholder="all numeric columns")),
+            _field("Positive class", dcc.Dropdown(id=ids.CSV_POSITIVE, options=[],
+                                                  value=values[ids.CSV_POSITIVE],
+                                                  placeholder="automatic (needed for 3+ classes)")),
+        ], id="csv-fields", style={"display": "none"}),
         _field("Sample size", _slider(ids.N_SAMPLES, *N_SAMPLES_RANGE, values[ids.N_SAMPLES],
                                       marks={100: "100", 1000: "1k", 2000: "2k", 4000: "4k"})),
         _field("Noise", _slider(ids.NOISE, 0.0, 1.0, 0.01, values[ids.NOISE],

@@ -8,12 +8,15 @@ again on the server.
 from __future__ import annotations
 
 import math
+import os
+import re
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from core import SCENARIOS, ExperimentConfig, scenario_config
-from core.datasets import DATASETS
+from core.datasets import CSV, DATASETS
 from dashboard import ids
+from dashboard.cache import cache_dir
 
 DEFAULT_SCENARIO = "seed-demo"
 
@@ -34,7 +37,33 @@ FIELDS: dict[str, str] = {
     ids.GAMMA: "gamma",
     ids.DEGREE: "degree",
     ids.SEED: "seed",
+    ids.DATA: "data",
+    ids.CSV_LABEL: "label",
+    ids.CSV_FEATURES: "features",
+    ids.CSV_POSITIVE: "positive",
 }
+#: the controls that only apply to an uploaded CSV (left out of links for other datasets)
+CSV_CONTROLS = (ids.DATA, ids.CSV_LABEL, ids.CSV_FEATURES, ids.CSV_POSITIVE)
+_TOKEN = re.compile(r"^upload:([0-9a-f]{64})$")
+
+
+def uploads_dir() -> str:
+    return os.path.join(cache_dir(), "uploads")
+
+
+def upload_path(token: Any) -> str:
+    """The server file an upload token names; only tokens this server issued resolve."""
+    match = _TOKEN.match(token) if isinstance(token, str) else None
+    if not match:
+        raise ValueError(f"data={token!r} is not an uploaded file; upload a CSV first")
+    path = os.path.join(uploads_dir(), f"{match.group(1)}.csv")
+    if not os.path.exists(path):
+        raise ValueError("the uploaded file is no longer on this server; upload it again")
+    return path
+
+
+def upload_token(path: str) -> str:
+    return f"upload:{os.path.splitext(os.path.basename(path))[0]}"
 #: every control the URL carries, in URL order
 CONTROLS: tuple[str, ...] = (ids.SCENARIO, *FIELDS)
 
@@ -98,10 +127,25 @@ def config_from_controls(values: dict[str, Any],
     cfg: dict[str, Any] = {}
     for cid in (ids.DATASET, ids.ATTACK, ids.DEFENSE, ids.MODEL, ids.KERNEL):
         cfg[FIELDS[cid]] = v.get(cid)
-    cfg["n_samples"] = _num(ids.N_SAMPLES, v.get(ids.N_SAMPLES), *N_SAMPLES_RANGE[:2], integer=True)
     dataset = v.get(ids.DATASET)
-    max_noise = DATASETS[dataset].max_noise if dataset in DATASETS else 1.0
-    cfg["noise"] = _num(ids.NOISE, v.get(ids.NOISE), 0.0, max_noise)
+    if dataset == CSV:
+        cfg["data"] = upload_path(v.get(ids.DATA))
+        label = v.get(ids.CSV_LABEL)
+        if not isinstance(label, str) or not label:
+            raise ValueError("choose the label column of your data")
+        cfg["label"] = label
+        feats = v.get(ids.CSV_FEATURES)
+        if isinstance(feats, str):
+            feats = [f for f in feats.split(",") if f]
+        cfg["features"] = tuple(feats) if feats else None
+        positive = v.get(ids.CSV_POSITIVE)
+        cfg["positive"] = None if positive in (None, "") else str(positive)
+        cfg["n_samples"], cfg["noise"] = 500, 0.0  # do not apply: the file decides
+    else:
+        cfg["n_samples"] = _num(ids.N_SAMPLES, v.get(ids.N_SAMPLES), *N_SAMPLES_RANGE[:2],
+                                integer=True)
+        max_noise = DATASETS[dataset].max_noise if dataset in DATASETS else 1.0
+        cfg["noise"] = _num(ids.NOISE, v.get(ids.NOISE), 0.0, max_noise)
     cfg["poison_rate"] = _num(ids.POISON_RATE, v.get(ids.POISON_RATE), *POISON_RATE_RANGE[:2])
     cont = v.get(ids.CONTAMINATION)
     cfg["contamination"] = "auto" if cont == "auto" else _num(ids.CONTAMINATION, cont,
@@ -118,7 +162,10 @@ def config_from_controls(values: dict[str, Any],
 
 def controls_from_config(config: ExperimentConfig) -> dict[str, Any]:
     """The control values that show ``config``."""
-    return {cid: getattr(config, field) for cid, field in FIELDS.items()}
+    values = {cid: getattr(config, field) for cid, field in FIELDS.items()}
+    values[ids.DATA] = upload_token(config.data) if config.data else None
+    values[ids.CSV_FEATURES] = list(config.features) if config.features else None
+    return values
 
 
 def default_config(scenario: str | None = DEFAULT_SCENARIO) -> ExperimentConfig:
@@ -129,6 +176,10 @@ def query_from_state(scenario: str | None, config: ExperimentConfig) -> str:
     """``?scenario=...&dataset=...``: every control, so a link restores the exact view."""
     pairs = [(ids.SCENARIO, scenario)] if scenario else []
     for cid, value in controls_from_config(config).items():
+        if cid in CSV_CONTROLS and value in (None, "", []):
+            continue
+        if isinstance(value, list):
+            value = ",".join(value)
         pairs.append((cid, format(value, "g") if isinstance(value, float) else str(value)))
     return "?" + urlencode(pairs)
 
@@ -152,6 +203,11 @@ def state_from_query(search: str | None) -> tuple[str | None, ExperimentConfig, 
     if unknown:
         problems.append(f"unknown link parameter(s) ignored: {', '.join(unknown)}")
     config = base
+    given = {cid: params[cid] for cid in FIELDS if cid in params}
+    try:  # all at once first: a CSV view needs dataset, data and label together
+        return scenario, config_from_controls({**values, **given}, base), problems
+    except ValueError:
+        pass  # then one by one, so a single bad value does not lose the rest
     for cid in FIELDS:
         if cid not in params:
             continue

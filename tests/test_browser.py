@@ -108,3 +108,16 @@ def test_optimized_attack_runs_in_the_background_with_progress(page: Page, live_
     wait_for_panels(page)
     expect(page.locator("#panel-progress-row")).to_be_hidden()
     assert page_errors == []
+
+
+def test_uploading_a_csv_redraws_the_panels(page: Page, live_app, page_errors):
+    import pathlib
+    page.goto(live_app + "/?scenario=label-flip-moons")
+    wait_for_panels(page)
+    path = pathlib.Path(__file__).parent / "fixtures" / "csv" / "good_binary.csv"
+    page.set_input_files("#upload input[type=file]", str(path))
+    expect(page.locator("#upload-info")).to_contain_text("rows")
+    expect(page).to_have_url(re.compile(r"dataset=csv.*data=upload%3A[0-9a-f]{64}.*label=approved"))
+    expect(page.locator("#run-info")).to_contain_text("principal components", timeout=20_000)
+    expect(page.locator("#graph-clean .xtitle")).to_contain_text("PC1")
+    assert page_errors == []

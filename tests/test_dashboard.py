@@ -106,12 +106,15 @@ def test_auto_contamination_switch():
 
 def test_inapplicable_controls_are_hidden_or_disabled():
     (cont_style, knn_style, cont_disabled, kernel_off, gamma_off, degree_off, noise_max, _,
-     noise_style, n_max) = applicable_controls("knn_sanitize", "logreg", "rbf", False, "linear")
+     noise_style, n_max, n_style, csv_style) = applicable_controls("knn_sanitize", "logreg", "rbf",
+                                                                  False, "linear")
+    assert n_style == {} and csv_style == {"display": "none"}
     assert cont_style == {"display": "none"} and knn_style == {}
     assert kernel_off and gamma_off and degree_off
     assert noise_max == 0.5 and noise_style == {} and n_max == 4000
     (cont_style, knn_style, cont_disabled, kernel_off, gamma_off, degree_off, _, _,
-     noise_style, n_max) = applicable_controls("isolation_forest", "svm", "poly", True, "digits")
+     noise_style, n_max, _, _) = applicable_controls("isolation_forest", "svm", "poly", True,
+                                                     "digits")
     assert cont_style == {} and knn_style == {"display": "none"} and cont_disabled
     assert not kernel_off and not gamma_off and not degree_off
     assert noise_style == {"display": "none"} and n_max == 362
@@ -299,3 +302,64 @@ def test_a_crafted_callback_request_gets_a_clear_error_not_a_500(client):
     assert resp.status_code == 200
     store = json.loads(resp.get_data(as_text=True))["response"]["config-store"]["data"]
     assert store == {"error": "poison-rate=1e+308 is out of range; the dashboard offers 0 to 0.6"}
+
+
+# --- your own data ---------------------------------------------------------------------
+
+FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures" / "csv"
+
+
+def _upload(name):
+    import base64
+    raw = (FIXTURES / name).read_bytes()
+    return "data:text/csv;base64," + base64.b64encode(raw).decode()
+
+
+def test_upload_stores_the_file_and_picks_a_label():
+    from dashboard.callbacks.upload import column_options, handle_upload, positive_options
+    token, dataset, label, feats, positive, info, label_opts, feat_opts = handle_upload(
+        _upload("good_binary.csv"), "good_binary.csv")
+    assert (label_opts, feat_opts) == column_options(token)
+    assert token.startswith("upload:") and dataset == "csv" and label == "approved"
+    assert feats is None and positive is None and "rows" in str(info)
+    labels, features = column_options(token)
+    assert [o["value"] for o in labels] == ["age", "income", "score", "approved"]
+    assert [o["value"] for o in features] == ["age", "income", "score"]
+    assert [o["value"] for o in positive_options("approved", token)] == ["no", "yes"]
+    # the same bytes give the same token (content-addressed)
+    assert handle_upload(_upload("good_binary.csv"), "again.csv")[0] == token
+
+
+@pytest.mark.parametrize("name, needle", [("empty.csv", "empty"),
+                                          ("excel_renamed.csv", "Excel"),
+                                          ("duplicate_columns.csv", "duplicate")])
+def test_a_bad_upload_explains_itself_and_changes_nothing(name, needle):
+    from dashboard.callbacks.upload import handle_upload
+    out = handle_upload(_upload(name), name)
+    assert all(v is no_update for v in (*out[:5], *out[6:]))
+    assert needle.lower() in str(out[5]).lower()
+
+
+def test_uploaded_data_flows_through_state_and_url():
+    from dashboard.callbacks.upload import handle_upload
+    token = handle_upload(_upload("good_binary.csv"), "good_binary.csv")[0]
+    values = controls_from_config(SMALL)
+    values.update({ids.DATASET: "csv", ids.DATA: token, ids.CSV_LABEL: "approved",
+                   ids.CSV_FEATURES: ["age", "score"]})
+    out = sync_state("?x", None, values, False, ids.DATA)
+    cfg = ExperimentConfig.from_dict(out["store"]["config"])
+    assert cfg.dataset == "csv" and cfg.features == ("age", "score") and cfg.label == "approved"
+    assert f"data={token.replace(':', '%3A')}" in out["search"] and "features=age%2Cscore" in out["search"]
+    scenario, back, problems = state_from_query(out["search"])
+    assert back == cfg and problems == []
+    r = run_experiment(cfg)
+    panels = update_panels(store_of(cfg))
+    assert f"{r.clean_accuracy:.1%}" in str(panels[3])
+
+
+@pytest.mark.parametrize("token", ["/etc/passwd", "upload:../../etc/passwd", "upload:" + "0" * 64])
+def test_only_tokens_for_files_this_server_stored_are_accepted(token):
+    values = controls_from_config(SMALL)
+    values.update({ids.DATASET: "csv", ids.DATA: token, ids.CSV_LABEL: "approved"})
+    with pytest.raises(ValueError, match="upload"):
+        config_from_controls(values)

@@ -2,7 +2,7 @@
 
 from dash import Dash
 
-from dashboard.callbacks import controls, experiment, export, sweep
+from dashboard.callbacks import controls, experiment, export, sweep, upload
 
 
 def register(app: Dash) -> None:
@@ -10,3 +10,4 @@ def register(app: Dash) -> None:
     experiment.register(app)
     sweep.register(app)
     export.register(app)
+    upload.register(app)

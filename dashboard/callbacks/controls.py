@@ -7,7 +7,7 @@ from typing import Any
 from dash import Dash, Input, Output, ctx, html, no_update
 
 from core import SCENARIOS, scenario_config
-from core.datasets import DATASETS
+from core.datasets import CSV, DATASETS
 from dashboard import ids
 from dashboard.state import (
     FIELDS, N_SAMPLES_RANGE, config_from_controls, controls_from_config, default_config,
@@ -113,6 +113,8 @@ def register(app: Dash) -> None:
         Output(ids.NOISE, "marks"),
         Output(f"{ids.NOISE}-field", "style"),
         Output(ids.N_SAMPLES, "max"),
+        Output(f"{ids.N_SAMPLES}-field", "style"),
+        Output("csv-fields", "style"),
         Input(ids.DEFENSE, "value"),
         Input(ids.MODEL, "value"),
         Input(ids.KERNEL, "value"),
@@ -148,6 +150,8 @@ def applicable_controls(defense, model, kernel, auto, dataset) -> tuple:
         not svm or kernel != "poly",
         max_noise,
         marks,
-        shown if max_noise > 0 else hidden,
+        shown if max_noise > 0 and dataset != CSV else hidden,
         max_n,
+        hidden if dataset == CSV else shown,
+        shown if dataset == CSV else hidden,
     )

@@ -100,8 +100,10 @@ def run_info(r: ExperimentResult) -> Any:
     text = (f"{c.dataset}: {r.n_train} training points{added}{changed} · {len(r.y_test)} "
             f"held-out test points · {model} · seed {c.seed} · computed in "
             f"{r.timings.get('total', 0.0) * 1000:.0f} ms")
-    if r.view is not None and r.view.note:
-        return [text, html.Br(), html.Span(r.view.note, className="view-note")]
+    extra = [*(r.data_notes or ()), *([r.view.note] if r.view is not None and r.view.note else [])]
+    if extra:
+        return [text, *(part for note in extra
+                        for part in (html.Br(), html.Span(note, className="view-note")))]
     return text
 
 

@@ -1,0 +1,134 @@
+"""Your own data: a CSV upload, then its label / feature / positive-class columns."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import hashlib
+import os
+from typing import Any
+
+from dash import Dash, Input, Output, State, html, no_update
+
+from core.data_io import CSVLimits, DataError, numeric_columns, read_csv_table
+from core.datasets import CSV
+from dashboard import ids
+from dashboard.state import upload_path, upload_token, uploads_dir
+
+LABEL_GUESSES = ("label", "target", "class", "y", "outcome", "approved", "default", "fraud")
+
+
+def save_upload(data: bytes) -> str:
+    """Store the bytes under their SHA-256 (same file, same token); return the path."""
+    os.makedirs(uploads_dir(), exist_ok=True)
+    path = os.path.join(uploads_dir(), f"{hashlib.sha256(data).hexdigest()}.csv")
+    if not os.path.exists(path):
+        tmp = f"{path}.{os.getpid()}.part"
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)  # atomic: other workers never see half a file
+    return path
+
+
+def guess_label(columns: list[str]) -> str:
+    for name in columns:
+        if name.strip().lower() in LABEL_GUESSES:
+            return name
+    return columns[-1]
+
+
+@functools.lru_cache(maxsize=8)
+def _table(path: str):
+    return read_csv_table(path)
+
+
+def handle_upload(contents: str | None, filename: str | None) -> tuple:
+    """(data token, dataset, label, features, positive, info, label options, feature options).
+
+    The options travel with the values: a dropdown drops a value it has no option for.
+    """
+    keep = (no_update,) * 5
+    if not contents:
+        return (*keep, no_update, no_update, no_update)
+    name = filename or "the file"
+    try:
+        _, payload = contents.split(",", 1)
+        raw = base64.b64decode(payload, validate=True)
+    except (ValueError, binascii.Error):
+        return (*keep, _problem(f"{name}: the upload arrived damaged; try again."), no_update,
+                no_update)
+    if len(raw) > CSVLimits().max_bytes:
+        return (*keep, _problem(f"{name} is over the {CSVLimits().max_bytes // 2**20} MB limit."),
+                no_update, no_update)
+    try:
+        frame, notes = read_csv_table(raw)
+    except DataError as exc:
+        return (*keep, _problem(f"{name}: {exc}"), no_update, no_update)
+    path = save_upload(raw)
+    columns = [str(c) for c in frame.columns]
+    info = [html.B(name), f": {len(frame):,} rows, {len(columns)} columns. "
+            "Pick the label column below.", *(html.Div(n) for n in notes)]
+    token = upload_token(path)
+    return (token, CSV, guess_label(columns), None, None, html.Div(info, className="upload-ok"),
+            *column_options(token))
+
+
+def _problem(text: str) -> Any:
+    return html.Div(text, className="upload-error")
+
+
+def column_options(token: str | None) -> tuple[list, list]:
+    """Label options (every column) and feature options (numeric columns) for an upload."""
+    try:
+        frame, _ = _table(upload_path(token))
+    except (ValueError, DataError):
+        return [], []
+    columns = [str(c) for c in frame.columns]
+    return ([{"label": c, "value": c} for c in columns],
+            [{"label": c, "value": c} for c in numeric_columns(frame)])
+
+
+def positive_options(label: str | None, token: str | None) -> list:
+    try:
+        frame, _ = _table(upload_path(token))
+    except (ValueError, DataError):
+        return []
+    if label not in frame.columns:
+        return []
+    values = sorted({str(v) for v in frame[label].dropna().unique()})[:50]
+    return [{"label": v, "value": v} for v in values]
+
+
+def register(app: Dash) -> None:
+    @app.callback(
+        Output(ids.DATA, "value", allow_duplicate=True),
+        Output(ids.DATASET, "value", allow_duplicate=True),
+        Output(ids.CSV_LABEL, "value", allow_duplicate=True),
+        Output(ids.CSV_FEATURES, "value", allow_duplicate=True),
+        Output(ids.CSV_POSITIVE, "value", allow_duplicate=True),
+        Output(ids.UPLOAD_INFO, "children"),
+        Output(ids.CSV_LABEL, "options", allow_duplicate=True),
+        Output(ids.CSV_FEATURES, "options", allow_duplicate=True),
+        Input(ids.UPLOAD, "contents"),
+        State(ids.UPLOAD, "filename"),
+        prevent_initial_call=True,
+    )
+    def on_upload(contents, filename):
+        return handle_upload(contents, filename)
+
+    @app.callback(
+        Output(ids.CSV_LABEL, "options"),
+        Output(ids.CSV_FEATURES, "options"),
+        Input(ids.DATA, "value"),
+    )
+    def on_data(token):
+        return column_options(token)
+
+    @app.callback(
+        Output(ids.CSV_POSITIVE, "options"),
+        Input(ids.CSV_LABEL, "value"),
+        State(ids.DATA, "value"),
+    )
+    def on_label(label, token):
+        return positive_options(label, token)
