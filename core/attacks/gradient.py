@@ -200,8 +200,9 @@ class GradientPoisoning(Attack):
     data, the model class and its hyperparameters (it refits the victim
     itself), and holds a validation sample from the same distribution. It
     controls the features and labels of ``round(rate * n)`` added points,
-    labels fixed at start (each point starts as a copy of a random training
-    point with the flipped label). Constraint: points stay in the bounding box
+    labels fixed at start (each point starts as a copy of a training point with
+    the flipped label: by default the points of one class nearest the clean
+    boundary, see ``init``). Constraint: points stay in the bounding box
     of the clean training data, widened by ``box_margin`` of its width on each
     side, so they look like plausible records. The victim's standardization is
     estimated on the clean data. Supports SVMs (linear, rbf, poly, sigmoid
