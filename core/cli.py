@@ -1,4 +1,4 @@
-"""Command-line interface: ``python -m core {list,run,sweep}``.
+"""Command-line interface: ``python -m core {list,run,sweep,matrix}``.
 
 Bad arguments exit with status 2 and one line on stderr naming the bad value
 and what is allowed; no traceback.
@@ -19,6 +19,8 @@ from core.attacks import ATTACKS
 from core.datasets import DATASETS
 from core.defenses import DEFENSES
 from core.experiment import ExperimentConfig, ExperimentResult, run_experiment
+from core.export import config_from_document
+from core.matrix import run_matrix
 from core.models import KERNELS, MODELS
 from core.scenarios import SCENARIOS
 from core.sweeps import run_sweep, summarize_sweep
@@ -63,10 +65,29 @@ def _rates(text: str) -> list[float]:
     return [_float(p) for p in parts]
 
 
+def _names(text: str) -> list[str]:
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        raise argparse.ArgumentTypeError("expected comma-separated names, e.g. label_flip,alfa")
+    return parts
+
+
+def _columns(text: str) -> tuple[str, ...]:
+    parts = tuple(p.strip() for p in text.split(",") if p.strip())
+    if not parts:
+        raise argparse.ArgumentTypeError("expected comma-separated column names, e.g. age,income")
+    return parts
+
+
 # Each experiment flag: (config field, type, help). Defaults are None so that only the
 # flags given explicitly override a scenario's values.
 _FLAGS: list[tuple[str, str, Callable, str]] = [
     ("--dataset", "dataset", str, f"one of: {', '.join(DATASETS)}"),
+    ("--data", "data", str, "dataset csv: path of the CSV file"),
+    ("--label", "label", str, "dataset csv: the label column"),
+    ("--features", "features", _columns,
+     "dataset csv: comma-separated feature columns (default: all the others)"),
+    ("--positive", "positive", str, "dataset csv: the label value that means class 1"),
     ("--n-samples", "n_samples", _int, "points before the train/test split (40 to 100000)"),
     ("--noise", "noise", _float, "dataset noise level (default: the dataset's)"),
     ("--test-fraction", "test_fraction", _float, "held-out share, 0.1 to 0.9"),
@@ -93,6 +114,8 @@ assert {f[1] for f in _FLAGS} == {f.name for f in fields(ExperimentConfig)}
 
 def _add_experiment_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scenario", help=f"preset to start from, one of: {', '.join(SCENARIOS)}")
+    p.add_argument("--config", metavar="FILE.json",
+                   help="start from an exported experiment (or a bare config object)")
     for flag, dest, typ, text in _FLAGS:
         p.add_argument(flag, dest=dest, type=typ, default=None, help=text)
 
@@ -117,18 +140,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=_int, default=1, help="parallel workers, -1 = all cores")
     p.add_argument("--csv", metavar="PATH", help="also write the tidy table as CSV ('-' = stdout)")
     p.add_argument("--json", action="store_true", help="the tidy table as JSON records on stdout")
+
+    p = sub.add_parser("matrix", help="every attack against every defense: accuracy recovered")
+    _add_experiment_args(p)
+    p.add_argument("--rate", type=_float, default=None,
+                   help="poison rate in [0, 1) (default: --poison-rate, else the config's)")
+    p.add_argument("--seeds", type=_int, default=5,
+                   help="seeds per cell, from --seed on (default 5)")
+    p.add_argument("--attacks", type=_names, default=None,
+                   help=f"comma-separated attacks (default all: {','.join(ATTACKS)})")
+    p.add_argument("--defenses", type=_names, default=None,
+                   help=f"comma-separated defenses (default all: {','.join(DEFENSES)})")
+    p.add_argument("--jobs", type=_int, default=1, help="parallel workers, -1 = all cores")
+    p.add_argument("--csv", metavar="PATH", help="also write the tidy table as CSV ('-' = stdout)")
+    p.add_argument("--json", action="store_true", help="the tidy table as JSON records on stdout")
     return parser
 
 
 def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
     """Scenario values (if any), then the explicitly given flags on top."""
     values: dict[str, Any] = {}
+    if args.config is not None:
+        if args.scenario is not None:
+            raise ValueError("give --scenario or --config, not both")
+        try:
+            with open(args.config, encoding="utf-8") as fh:
+                text = fh.read()
+        except OSError as exc:
+            raise ValueError(f"cannot read --config {args.config}: {exc.strerror}") from None
+        values.update(config_from_document(text).to_dict())
     if args.scenario is not None:
         if args.scenario not in SCENARIOS:
             raise ValueError(f"scenario={args.scenario!r} is not one of: {', '.join(SCENARIOS)}")
         values.update(SCENARIOS[args.scenario].values)
     values.update({f.name: getattr(args, f.name) for f in fields(ExperimentConfig)
                    if getattr(args, f.name) is not None})
+    if args.data is not None and args.dataset is None:
+        values["dataset"] = "csv"  # --data PATH means "my own data"
     return ExperimentConfig.from_dict(values)
 
 
@@ -222,14 +270,56 @@ def _cmd_sweep(args, out) -> None:
         print(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"), file=out)
 
 
+def format_matrix(table) -> str:
+    """The matrix as a readable table: attacks x defenses, cell = share of the drop recovered."""
+    first = table.iloc[0]
+    attacks = list(dict.fromkeys(table.attack))
+    defenses = list(dict.fromkeys(table.defense))
+    per_attack = table.groupby("attack", sort=False)
+    lines = [
+        f"attack x defense matrix: dataset {first.dataset}, poison rate {first.poison_rate:g}, "
+        f"{first.n_seeds} seed{'s' if first.n_seeds != 1 else ''}",
+        "cell = share of the accuracy the attack took that the defense won back (mean over "
+        "seeds): 1 = all, 0 = none, < 0 = worse; '-' = the attack took less than one test point",
+        "",
+    ]
+    cells = table.pivot(index="attack", columns="defense", values="recovered_mean")
+    cells = cells.loc[attacks, defenses]
+    head = {"clean": per_attack.clean_accuracy_mean.first(),
+            "poisoned": per_attack.poisoned_accuracy_mean.first()}
+    frame = cells.map(lambda v: "-" if v != v else f"{v:.2f}")
+    frame.insert(0, "poisoned", head["poisoned"].loc[attacks].map(lambda v: f"{v:.3f}"))
+    frame.insert(0, "clean", head["clean"].loc[attacks].map(lambda v: f"{v:.3f}"))
+    frame.index.name = None
+    frame.columns.name = None
+    lines.append(frame.to_string())
+    return "\n".join(lines)
+
+
+def _cmd_matrix(args, out) -> None:
+    config = config_from_args(args)
+    progress = _progress_bar(sys.stderr) if sys.stderr.isatty() else None
+    table = run_matrix(config, args.attacks, args.defenses, args.rate, args.seeds,
+                       n_jobs=args.jobs, progress=progress)
+    if args.csv == "-":
+        table.to_csv(out, index=False)
+    elif args.csv:
+        table.to_csv(args.csv, index=False)
+    if args.json:
+        print(table.to_json(orient="records"), file=out)
+    elif args.csv != "-":
+        print(format_matrix(table), file=out)
+
+
 def main(argv: Sequence[str] | None = None, *, out=None) -> int:
     out = out or sys.stdout
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        if args.command == "sweep" and args.seeds < 1:
+        if args.command in ("sweep", "matrix") and args.seeds < 1:
             raise ValueError(f"seeds={args.seeds} is out of range; expected an integer >= 1")
-        {"list": _cmd_list, "run": _cmd_run, "sweep": _cmd_sweep}[args.command](args, out)
+        {"list": _cmd_list, "run": _cmd_run, "sweep": _cmd_sweep,
+         "matrix": _cmd_matrix}[args.command](args, out)
     except (UsageError, ValueError) as exc:
         print(f"error: {exc}" if not isinstance(exc, UsageError) else f"{exc}", file=sys.stderr)
         return 2

@@ -90,6 +90,9 @@ class ExperimentConfig:
         check_choice("attack", self.attack, ATTACKS)
         s(self, "poison_rate", check_real("poison_rate", self.poison_rate, 0.0, 1.0, high_open=True))
         check_choice("defense", self.defense, DEFENSES)
+        if DEFENSES[self.defense].needs_trusted and self.trusted_fraction == 0:
+            raise ValueError(f"defense={self.defense!r} needs trusted data; "
+                             "set trusted_fraction > 0 (e.g. 0.1)")
         s(self, "contamination", check_contamination(self.contamination))
         s(self, "knn_k", check_int("knn_k", self.knn_k, 1, 100))
         s(self, "knn_threshold", check_real("knn_threshold", self.knn_threshold, 0.5, 1.0,
@@ -279,7 +282,8 @@ def run_experiment(config: ExperimentConfig, *,
                             test_fraction=config.test_fraction, random_state=data_seed)
     X_test, y_test, trusted = data.X_test, data.y_test, None
     if config.trusted_fraction > 0:  # the defender's known-clean sample, never tested on
-        n_trusted = max(2, int(round(config.trusted_fraction * config.n_samples)))
+        n_total = len(data.y_train) + len(data.y_test)
+        n_trusted = max(2, int(round(config.trusted_fraction * n_total)))
         X_test, X_tr, y_test, y_tr = train_test_split(
             data.X_test, data.y_test, test_size=n_trusted, stratify=data.y_test,
             random_state=data_seed)
@@ -337,7 +341,7 @@ def run_experiment(config: ExperimentConfig, *,
         clean_accuracy=clean_acc,
         poisoned_accuracy=poisoned_acc,
         defended_accuracy=defended_acc,
-        detection=detection_metrics(poisoned.is_poison, report.is_clean),
+        detection=detection_metrics(poisoned.is_poison, report.is_clean, score=report.score),
         relabels=report.relabels,
         feature_names=data.feature_names,
         class_names=data.class_names,

@@ -102,3 +102,84 @@ def test_sweep_csv_and_json(tmp_path):
     assert len(table) == 4
     records = json.loads(text)
     assert [r["poisoned_accuracy"] for r in records] == pytest.approx(list(table.poisoned_accuracy))
+
+
+# --- python -m core matrix ----------------------------------------------------------------
+
+MATRIX = ["matrix", "--dataset", "moons", "--n-samples", "120", "--rate", "0.2", "--seeds", "2",
+          "--attacks", "label_flip,targeted_flip", "--defenses", "none,oracle,sphere"]
+
+
+def test_matrix_json_and_csv_are_the_same_tidy_table(tmp_path):
+    from core.matrix import MATRIX_COLUMNS
+
+    path = tmp_path / "matrix.csv"
+    status, text = run_cli(*MATRIX, "--csv", str(path), "--json")
+    assert status == 0
+    records = json.loads(text)
+    table = pd.read_csv(path)
+    assert list(table.columns) == list(MATRIX_COLUMNS) and len(table) == len(records) == 6
+    assert [(r["attack"], r["defense"]) for r in records] == list(
+        zip(table.attack, table.defense, strict=True))
+    assert [r["defended_accuracy_mean"] for r in records] == pytest.approx(
+        list(table.defended_accuracy_mean))
+    assert all(r["n_seeds"] == 2 and r["poison_rate"] == 0.2 for r in records)
+
+
+def test_matrix_csv_to_stdout_and_default_rate_from_the_config():
+    status, text = run_cli(*MATRIX[:5], "--poison-rate", "0.1", "--seeds", "1",
+                           "--attacks", "label_flip", "--defenses", "none", "--csv", "-")
+    table = pd.read_csv(io.StringIO(text))
+    assert status == 0 and len(table) == 1 and table.poison_rate[0] == 0.1
+
+
+def test_matrix_table_is_readable():
+    status, text = run_cli(*MATRIX)
+    assert status == 0
+    lines = text.splitlines()
+    assert "attack x defense matrix: dataset moons, poison rate 0.2, 2 seeds" in lines[0]
+    header = next(line for line in lines if "oracle" in line).split()
+    assert header == ["clean", "poisoned", "none", "oracle", "sphere"]
+    assert any(line.startswith("targeted_flip") for line in lines)
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["matrix", "--attacks", "nope"], "attack='nope' is not one of: label_flip"),
+    (["matrix", "--defenses", "none,spheres"], "defense='spheres' is not one of: none"),
+    (["matrix", "--defenses", ","], "expected comma-separated names"),
+    (["matrix", "--rate", "1.2"], "rate=1.2 is out of range"),
+    (["matrix", "--rate", "x"], "'x' is not a number"),
+    (["matrix", "--seeds", "0"], "seeds=0"),
+    (["matrix", "--jobs", "0"], "n_jobs=0"),
+    (["run", "--defense", "roni"], "defense='roni' needs trusted data; set trusted_fraction > 0"),
+])
+def test_matrix_bad_arguments_exit_2_with_one_line(args, needle, capsys):
+    status, out = run_cli(*args)
+    err = capsys.readouterr().err
+    assert status == 2 and out == ""
+    assert needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_run_on_your_own_csv_and_rerun_an_exported_config(tmp_path):
+    csv = str(ROOT / "tests" / "fixtures" / "csv" / "good_binary.csv")
+    status, text = run_cli("run", "--data", csv, "--label", "approved", "--json")
+    first = json.loads(text)
+    assert status == 0 and first["config"]["dataset"] == "csv"
+    doc = tmp_path / "exp.json"
+    doc.write_text(text)
+    status, again = run_cli("run", "--config", str(doc), "--json")
+    assert status == 0 and json.loads(again) == first
+    status, changed = run_cli("run", "--config", str(doc), "--seed", "3", "--json")
+    assert json.loads(changed)["config"]["seed"] == 3
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["run", "--data", "nope.csv", "--label", "y"], "nope.csv"),
+    (["run", "--config", "missing.json"], "missing.json"),
+    (["run", "--data", str(ROOT / "tests" / "fixtures" / "csv" / "empty.csv"), "--label", "y"],
+     "empty"),
+])
+def test_bad_data_files_exit_2_with_one_line(args, needle, capsys):
+    status, _ = run_cli(*args)
+    err = capsys.readouterr().err
+    assert status == 2 and needle in err and len(err.strip().splitlines()) == 1

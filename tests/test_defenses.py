@@ -1,24 +1,47 @@
 """The shared contract every registered defense must meet, plus per-defense properties."""
 
+import json
+
 import numpy as np
 import pytest
+from sklearn.preprocessing import StandardScaler
 
 from core.attacks import make_attack
 from core.datasets import make_dataset
-from core.defenses import DEFENSES, make_defense
-from core.metrics import detection_metrics
+from core.defenses import DEFENSES, defense_from_config, make_defense
+from core.defenses.training import spatial_batches
+from core.experiment import ExperimentConfig
+from core.metrics import detection_curves, detection_metrics
+from core.models import make_model
+
+MODEL = make_model("svm", kernel="rbf")
 
 
 @pytest.fixture(scope="module")
-def poisoned():
-    d = make_dataset("moons", n_samples=300, random_state=2)
-    return make_attack("label_flip", 0.2).poison(d.X_train, d.y_train, random_state=2)
+def moons():
+    return make_dataset("moons", n_samples=300, random_state=2)
+
+
+@pytest.fixture(scope="module")
+def trusted(moons):
+    return moons.X_test[:40], moons.y_test[:40]
+
+
+@pytest.fixture(scope="module")
+def poisoned(moons):
+    return make_attack("label_flip", 0.2).poison(moons.X_train, moons.y_train, random_state=2)
+
+
+def _sanitize(name, p, trusted=None, **params):
+    return make_defense(name, **params).sanitize(p.X, p.y, model=MODEL, random_state=0,
+                                                 is_poison=p.is_poison, trusted=trusted)
 
 
 @pytest.mark.parametrize("name", list(DEFENSES))
-def test_defense_contract(name, poisoned):
+def test_defense_contract(name, poisoned, trusted):
     X, y = poisoned.X.copy(), poisoned.y.copy()
-    s = make_defense(name).sanitize(X, y, random_state=0, is_poison=poisoned.is_poison)
+    s = make_defense(name).sanitize(X, y, model=MODEL, random_state=0,
+                                    is_poison=poisoned.is_poison, trusted=trusted)
     n = len(y)
     assert np.array_equal(X, poisoned.X) and np.array_equal(y, poisoned.y), "mutated input"
     for arr in (s.is_clean, s.keep):
@@ -30,8 +53,48 @@ def test_defense_contract(name, poisoned):
         assert np.array_equal(s.y[s.is_clean], y[s.is_clean])
     else:
         assert np.array_equal(s.keep, s.is_clean) and np.array_equal(s.y, y)
-    again = make_defense(name).sanitize(X, y, random_state=0, is_poison=poisoned.is_poison)
+    again = make_defense(name).sanitize(X, y, model=MODEL, random_state=0,
+                                        is_poison=poisoned.is_poison, trusted=trusted)
     assert np.array_equal(s.is_clean, again.is_clean) and np.array_equal(s.score, again.score)
+    # the scorecard of every defense is JSON-safe
+    d = detection_metrics(poisoned.is_poison, s.is_clean, score=s.score)
+    json.dumps(d.to_dict(), allow_nan=False)
+    json.dumps(detection_curves(poisoned.is_poison, s.score, is_clean=s.is_clean),
+               allow_nan=False)
+
+
+@pytest.mark.parametrize("name", [n for n, c in DEFENSES.items() if n != "oracle"])
+def test_only_the_oracle_looks_at_the_truth(name, poisoned, trusted):
+    a = _sanitize(name, poisoned, trusted)
+    b = make_defense(name).sanitize(poisoned.X, poisoned.y, model=MODEL, random_state=0,
+                                    is_poison=~poisoned.is_poison, trusted=trusted)
+    assert np.array_equal(a.is_clean, b.is_clean) and np.array_equal(a.score, b.score)
+
+
+def test_registry_metadata_is_consistent():
+    for name, cls in DEFENSES.items():
+        assert cls.name == name and cls.summary and cls.__doc__
+        cfg = ExperimentConfig(defense=name, trusted_fraction=0.1 if cls.needs_trusted else 0.0)
+        assert isinstance(defense_from_config(cfg), cls)
+        for field in cls.config_params:
+            assert hasattr(cfg, field)
+    assert [n for n, c in DEFENSES.items() if c.needs_trusted] == ["roni"]
+    uses = {n for n, c in DEFENSES.items() if "contamination" in c.config_params}
+    assert uses == {"isolation_forest", "lof", "label_aware_iforest", "sphere", "slab", "trim"}
+
+
+def test_config_passes_contamination_through():
+    cfg = ExperimentConfig(defense="sphere", contamination=0.25)
+    assert defense_from_config(cfg).contamination == 0.25
+    knn = defense_from_config(ExperimentConfig(defense="knn_sanitize", knn_k=7, knn_threshold=0.8))
+    assert (knn.k, knn.threshold) == (7, 0.8)
+
+
+def test_config_refuses_roni_without_trusted_data():
+    with pytest.raises(ValueError,
+                       match=r"defense='roni' needs trusted data; set trusted_fraction > 0"):
+        ExperimentConfig(defense="roni")
+    assert ExperimentConfig(defense="roni", trusted_fraction=0.1).defense == "roni"
 
 
 def test_none_keeps_everything(poisoned):
@@ -76,18 +139,157 @@ def test_knn_sanitize_drop_mode_drops(poisoned):
     assert not s.relabels and s.n_flagged > 0 and np.array_equal(s.keep, s.is_clean)
 
 
+# --- scattered outliers, flips deep inside the other class, a far cluster ------------------
+
+def _blobs_with(extra_X, extra_y, seed=0, n=300):
+    """Two unit-variance blobs at (-2, 0) and (2, 0), plus the given poison rows appended."""
+    rs = np.random.RandomState(seed)
+    X = np.vstack([rs.normal(size=(n // 2, 2)) + [-2, 0], rs.normal(size=(n // 2, 2)) + [2, 0]])
+    y = np.repeat([0, 1], n // 2)
+    X = np.vstack([X, extra_X])
+    y = np.concatenate([y, extra_y])
+    return X, y, np.r_[np.zeros(n, bool), np.ones(len(extra_y), bool)]
+
+
+def test_lof_finds_scattered_outliers_but_not_flips():
+    rs = np.random.RandomState(1)
+    ring = rs.uniform(0, 2 * np.pi, 15)
+    X, y, truth = _blobs_with(np.c_[9 * np.cos(ring), 9 * np.sin(ring)], np.ones(15, int))
+    s = make_defense("lof").sanitize(X, y)
+    m = detection_metrics(truth, s.is_clean, score=s.score)
+    assert m.recall >= 0.9 and m.precision >= 0.6 and m.roc_auc > 0.95
+    assert np.array_equal(~s.is_clean, s.score > 1.5)  # "auto": LOF above 1.5
+    # label flips sit where real data sits: LOF cannot tell them apart
+    flipped = y.copy()
+    flipped[:20] = 1
+    s = make_defense("lof").sanitize(X, flipped)
+    assert detection_metrics(np.arange(len(y)) < 20, s.is_clean, score=s.score).roc_auc < 0.7
+    assert abs(make_defense("lof", contamination=0.1).sanitize(X, y).n_flagged - 0.1 * len(y)) <= 1
+
+
+def test_label_aware_forest_sees_flips_a_label_blind_forest_cannot():
+    rs = np.random.RandomState(2)
+    deep = rs.normal(scale=0.5, size=(20, 2)) + [-3, 0]  # deep in class 0, labelled 1
+    X, y, truth = _blobs_with(deep, np.ones(20, int))
+    aware = make_defense("label_aware_iforest").sanitize(X, y, random_state=0)
+    blind = make_defense("isolation_forest").sanitize(X, y, random_state=0)
+    m_aware = detection_metrics(truth, aware.is_clean, score=aware.score)
+    m_blind = detection_metrics(truth, blind.is_clean, score=blind.score)
+    assert m_aware.roc_auc > 0.85 and m_blind.roc_auc < 0.7
+    assert m_aware.recall >= 0.7 and m_aware.recall > m_blind.recall + 0.4
+    # a number: about that share of each class
+    share = make_defense("label_aware_iforest", contamination=0.2).sanitize(X, y, random_state=0)
+    for label in (0, 1):
+        assert abs((~share.is_clean[y == label]).mean() - 0.2) < 0.02
+
+
+def test_sphere_and_slab_remove_their_share_of_each_class(poisoned):
+    for name in ("sphere", "slab"):
+        for share in (0.1, 0.3):
+            s = _sanitize(name, poisoned, contamination=share)
+            assert np.array_equal(~s.is_clean, s.score > 1.0)
+            for label in (0, 1):
+                flagged = (~s.is_clean[poisoned.y == label]).mean()
+                assert share - 0.02 <= flagged <= share + 0.01
+        auto = _sanitize(name, poisoned)
+        assert auto.n_flagged == _sanitize(name, poisoned, contamination=0.1).n_flagged
+
+
+def test_sphere_sees_spread_slab_sees_the_centroid_axis():
+    rs = np.random.RandomState(3)
+    across = rs.normal(scale=0.3, size=(15, 2)) + [2, 7]  # class 1, far across the axis
+    along = rs.normal(scale=0.3, size=(15, 2)) + [-6, 0]  # labelled 1, beyond class 0
+    X, y, _ = _blobs_with(np.vstack([across, along]), np.ones(30, int))
+    is_across = np.r_[np.zeros(300, bool), np.ones(15, bool), np.zeros(15, bool)]
+    is_along = np.r_[np.zeros(315, bool), np.ones(15, bool)]
+    sphere = make_defense("sphere", contamination=0.2).sanitize(X, y)
+    slab = make_defense("slab", contamination=0.1).sanitize(X, y)
+    assert (~sphere.is_clean[is_across]).all() and (~sphere.is_clean[is_along]).all()
+    assert (~slab.is_clean[is_along]).all() and (~slab.is_clean[is_across]).sum() <= 2
+    assert slab.score[is_across].max() < slab.score[is_along].min()
+
+
+def test_sphere_centroid_is_robust_to_a_far_cluster():
+    far = np.random.RandomState(4).normal(scale=0.3, size=(40, 2)) + [30, 0]
+    X, y, truth = _blobs_with(far, np.zeros(40, int))  # 40 far points claim class 0 (of 190)
+    s = make_defense("sphere", contamination=0.25).sanitize(X, y)
+    # a mean centroid would sit between the blob and the cluster; the median stays in the blob
+    assert (~s.is_clean[truth]).all()
+
+
+def test_trim_drops_its_share_and_targets_high_loss_points():
+    rs = np.random.RandomState(5)
+    wrong = rs.normal(scale=0.5, size=(30, 2)) + [-2.5, 0]  # labelled 1 inside class 0
+    X, y, truth = _blobs_with(wrong, np.ones(30, int))
+    s = make_defense("trim", contamination=0.1).sanitize(X, y, model=MODEL, random_state=0)
+    assert s.n_flagged == round(0.1 * len(y))
+    m = detection_metrics(truth, s.is_clean, score=s.score)
+    assert m.precision >= 0.8 and m.roc_auc > 0.9
+    # the flagged points are exactly the highest losses under the last fit
+    assert s.score[~s.is_clean].min() >= s.score[s.is_clean].max()
+    with pytest.raises(ValueError, match="trim needs the victim model"):
+        make_defense("trim").sanitize(X, y)
+
+
+def test_roni_needs_trusted_data_and_the_model(poisoned, trusted):
+    with pytest.raises(ValueError, match=r"roni needs a trusted clean sample \(trusted=\(X, y\)\)"):
+        make_defense("roni").sanitize(poisoned.X, poisoned.y, model=MODEL)
+    with pytest.raises(ValueError, match=r"roni needs the victim model"):
+        make_defense("roni").sanitize(poisoned.X, poisoned.y, trusted=trusted)
+    one_class = (trusted[0][:5], np.zeros(5, int))
+    with pytest.raises(ValueError, match=r"at least 2 trusted points of each class"):
+        make_defense("roni").sanitize(poisoned.X, poisoned.y, model=MODEL, trusted=one_class)
+
+
+def test_roni_rejects_a_harmful_band_of_flips():
+    d = make_dataset("blobs", n_samples=500, random_state=3)
+    p = make_attack("targeted_flip", 0.2).poison(d.X_train, d.y_train, model=MODEL)
+    tr = (d.X_test[:50], d.y_test[:50])
+    s = make_defense("roni").sanitize(p.X, p.y, model=MODEL, random_state=0, trusted=tr)
+    m = detection_metrics(p.is_poison, s.is_clean, score=s.score)
+    assert m.precision >= 0.6 and m.recall >= 0.5 and m.roc_auc > 0.8
+    # cells share a verdict; per-point RONI (batch_size=1) scores every point on its own
+    cells = spatial_batches(StandardScaler().fit_transform(p.X), p.y, 10)
+    assert all(len(set(s.score[c])) == 1 and len(set(p.y[c])) == 1 for c in cells)
+    assert sorted(np.concatenate(cells).tolist()) == list(range(len(p.y)))
+
+
+def test_roni_per_point_on_a_tiny_set():
+    X, y, truth = _blobs_with(np.array([[-2.0, 0.0], [-2.2, 0.3]]), np.ones(2, int), n=40)
+    rs = np.random.RandomState(0)
+    tr = (np.vstack([rs.normal(size=(10, 2)) + [-2, 0], rs.normal(size=(10, 2)) + [2, 0]]),
+          np.repeat([0, 1], 10))
+    s = make_defense("roni", batch_size=1).sanitize(X, y, model=MODEL, random_state=0, trusted=tr)
+    # a soft-margin SVM absorbs one wrong label deep in a class: small, but positive, harm
+    assert (s.score[truth] > 0).all() and (s.score[truth] >= np.quantile(s.score, 0.75)).all()
+    # points outside every base model's margin cannot change an SVM: exactly no impact
+    assert (s.score == 0).sum() >= 5
+
+
 @pytest.mark.parametrize("name, kwargs, match", [
     ("isolation_forest", {"contamination": 0.9}, r"contamination=0.9 is out of range; expected a number in \(0, 0.5\]"),
     ("isolation_forest", {"contamination": "most"}, r"contamination='most' is not 'auto'"),
     ("knn_sanitize", {"k": 0}, r"k=0 is out of range"),
     ("knn_sanitize", {"threshold": 0.5}, r"threshold=0.5 is out of range; expected a number in \(0.5, 1\]"),
     ("knn_sanitize", {"mode": "delete"}, r"mode='delete' is not one of: relabel, drop"),
-    ("sphere", {}, r"defense='sphere' is not one of: none"),
+    ("lof", {"n_neighbors": 0}, r"n_neighbors=0 is out of range"),
+    ("lof", {"contamination": 0.0}, r"contamination=0 is out of range"),
+    ("label_aware_iforest", {"n_estimators": 5}, r"n_estimators=5 is out of range"),
+    ("sphere", {"contamination": 0.6}, r"contamination=0.6 is out of range"),
+    ("slab", {"contamination": "half"}, r"contamination='half' is not 'auto'"),
+    ("roni", {"batch_size": 0}, r"batch_size=0 is out of range; expected an integer in \[1, 50\]"),
+    ("roni", {"folds": 1}, r"folds=1 is out of range"),
+    ("roni", {"tolerance": -1.0}, r"tolerance=-1 is out of range"),
+    ("trim", {"max_iter": 0}, r"max_iter=0 is out of range"),
+    ("trim", {"contamination": 0.51}, r"contamination=0.51 is out of range"),
+    ("spheres", {}, r"defense='spheres' is not one of: none, oracle"),
 ])
 def test_defense_rejects_bad_parameters(name, kwargs, match):
     with pytest.raises(ValueError, match=match):
         make_defense(name, **kwargs)
 
+
+# --- the scorecard ----------------------------------------------------------------------
 
 def test_detection_metrics_counts():
     truth = np.array([1, 1, 0, 0, 0], dtype=bool)
@@ -95,5 +297,54 @@ def test_detection_metrics_counts():
     m = detection_metrics(truth, clean)
     assert (m.n_flagged, m.n_poison_caught, m.n_clean_lost, m.n_poison) == (2, 1, 1, 2)
     assert m.precision == 0.5 and m.recall == 0.5 and m.f1 == 0.5
+    assert m.roc_auc is None and m.average_precision is None  # no score given
     none = detection_metrics(np.zeros(4, bool), np.ones(4, bool))
     assert (none.precision, none.recall, none.f1) == (0.0, 0.0, 0.0)
+
+
+def test_ranking_scores_oracle_none_and_undefined(poisoned):
+    oracle = _sanitize("oracle", poisoned)
+    m = detection_metrics(poisoned.is_poison, oracle.is_clean, score=oracle.score)
+    assert m.roc_auc == 1.0 and m.average_precision == 1.0
+    none = _sanitize("none", poisoned)
+    m = detection_metrics(poisoned.is_poison, none.is_clean, score=none.score)
+    assert m.roc_auc == 0.5 and m.average_precision == pytest.approx(poisoned.is_poison.mean())
+    # reversed ranking
+    m = detection_metrics(poisoned.is_poison, oracle.is_clean, score=-oracle.score)
+    assert m.roc_auc == 0.0
+    # no poison (or no clean point): undefined -> None, null in JSON
+    for truth in (np.zeros(5, bool), np.ones(5, bool)):
+        m = detection_metrics(truth, np.ones(5, bool), score=np.arange(5.0))
+        assert m.roc_auc is None and m.average_precision is None
+        assert json.loads(json.dumps(m.to_dict()))["roc_auc"] is None
+    with pytest.raises(ValueError, match=r"but score has \(3,\)"):
+        detection_metrics(np.zeros(5, bool), np.ones(5, bool), score=np.zeros(3))
+
+
+def test_detection_curves_shapes_and_operating_point(poisoned):
+    s = _sanitize("knn_sanitize", poisoned)
+    c = detection_curves(poisoned.is_poison, s.score, is_clean=s.is_clean)
+    roc, pr, op = c["roc"], c["pr"], c["operating_point"]
+    assert len(roc["fpr"]) == len(roc["tpr"]) == len(roc["thresholds"]) >= 2
+    assert roc["thresholds"][0] is None and roc["fpr"][0] == roc["tpr"][0] == 0.0
+    assert roc["fpr"][-1] == roc["tpr"][-1] == 1.0
+    assert len(pr["precision"]) == len(pr["recall"]) == len(pr["thresholds"]) + 1
+    m = detection_metrics(poisoned.is_poison, s.is_clean, score=s.score)
+    assert c["roc_auc"] == m.roc_auc and c["average_precision"] == m.average_precision
+    assert op["precision"] == pytest.approx(m.precision) and op["recall"] == pytest.approx(m.recall)
+    assert op["tpr"] == op["recall"] and op["n_flagged"] == m.n_flagged
+    assert op["fpr"] == pytest.approx(m.n_clean_lost / (~poisoned.is_poison).sum())
+    # knn flags are a cut of its score: the point lies on the ROC curve
+    assert op["threshold"] == pytest.approx(s.score[~s.is_clean].min())
+    at = [i for i, t in enumerate(roc["thresholds"]) if t is not None and t <= op["threshold"]][0]
+    assert (roc["fpr"][at], roc["tpr"][at]) == pytest.approx((op["fpr"], op["tpr"]))
+    assert detection_curves(poisoned.is_poison, s.score)["operating_point"] is None
+
+
+def test_detection_curves_when_undefined():
+    c = detection_curves(np.zeros(4, bool), np.arange(4.0), is_clean=np.array([1, 1, 0, 1], bool))
+    assert c["roc"] is None and c["pr"] is None and c["roc_auc"] is None
+    op = c["operating_point"]
+    assert op["fpr"] == 0.25 and op["tpr"] is None and op["precision"] == 0.0
+    assert op["threshold"] is None  # row 2 is flagged but row 3 scores higher
+    json.dumps(c, allow_nan=False)

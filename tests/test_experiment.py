@@ -23,14 +23,17 @@ def test_result_is_bit_for_bit_deterministic():
 @pytest.mark.parametrize("attack", list(ATTACKS))
 @pytest.mark.parametrize("defense", list(DEFENSES))
 def test_every_attack_defense_pair_runs(attack, defense):
-    r = run_experiment(ExperimentConfig(attack=attack, defense=defense, poison_rate=0.15, **SMALL))
+    trusted = 0.1 if DEFENSES[defense].needs_trusted else 0.0
+    r = run_experiment(ExperimentConfig(attack=attack, defense=defense, poison_rate=0.15,
+                                        trusted_fraction=trusted, **SMALL))
     for acc in (r.clean_accuracy, r.poisoned_accuracy, r.defended_accuracy):
         assert 0.0 <= acc <= 1.0
-    assert r.n_train == 120 and r.n_poison == 18 and len(r.y_test) == 80
+    assert r.n_train == 120 and r.n_poison == 18 and len(r.y_test) == (60 if trusted else 80)
     assert r.grid.clean.shape == r.grid.defended.shape == (20, 20)
     assert r.detection.n_poison == r.n_poison
     if defense == "oracle":
         assert r.detection.precision == r.detection.recall == 1.0
+        assert r.detection.roc_auc == r.detection.average_precision == 1.0
     if defense == "none":
         assert r.defended_accuracy == r.poisoned_accuracy and r.detection.n_flagged == 0
 
@@ -207,3 +210,10 @@ def test_csv_notes_reach_the_result():
 def test_csv_config_is_validated(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ExperimentConfig(**kwargs)
+
+
+def test_trusted_split_works_for_small_csv_files():
+    cfg = ExperimentConfig(dataset="csv", data=str(FIXTURES / "good_binary.csv"), label="approved",
+                           defense="roni", trusted_fraction=0.1, grid_resolution=0)
+    r = run_experiment(cfg)
+    assert len(r.y_test) == 16 - 4 and r.detection.roc_auc is not None

@@ -1,0 +1,73 @@
+"""Defenses: data sanitization before (re)training.
+
+Every defense has one verb,
+``sanitize(X, y, *, model, random_state, is_poison, trusted)``, and returns a
+:class:`Sanitized` report: per-point ``is_clean`` flags (False = flagged as
+poison), a continuous ``score`` (higher = more suspicious), and the training
+set to refit on (``keep`` rows with labels ``y``). Defenses that drop points
+keep the unflagged rows; defenses that relabel keep every row and change the
+flagged labels (``relabels`` is then True).
+
+Only :class:`Oracle` may look at the true ``is_poison`` mask; every other
+defense ignores it. ``model`` is the (unfitted) victim, for defenses that
+retrain it; ``trusted`` is an optional ``(X, y)`` sample the defender knows to
+be clean, held out of both the training and the test data (required by the
+defenses with ``needs_trusted``). ``DEFENSES`` is the registry the CLI and the
+dashboard read.
+
+The registry, in order (what each defense sees besides the features):
+
+- ``none``: keep everything, the poisoned baseline;
+- ``oracle``: drop exactly the poison, the upper bound (sees the true mask);
+- ``isolation_forest``: feature outliers (Liu et al. 2008);
+- ``knn_sanitize``: relabel points the neighbours outvote (Paudice et al. 2018; labels);
+- ``lof``: density outliers (Breunig et al. 2000);
+- ``label_aware_iforest``: outliers of the class they claim (labels);
+- ``sphere``: far from the class centroid (Steinhardt et al. 2017; labels);
+- ``slab``: far along the centroid axis (Steinhardt et al. 2017; labels);
+- ``roni``: hurts the model on trusted data (Nelson et al. 2008; model, trusted data);
+- ``trim``: high loss under trimmed refits (Jagielski et al. 2018; model).
+"""
+
+from __future__ import annotations
+
+from core._validation import check_choice
+from core.defenses.base import Defense, Sanitized, check_contamination
+from core.defenses.baseline import NoDefense, Oracle
+from core.defenses.centroids import AUTO_SHARE, Slab, Sphere
+from core.defenses.labels import KNNSanitize
+from core.defenses.outliers import (
+    IsolationForestDefense,
+    LabelAwareIsolationForest,
+    LocalOutlierFactorDefense,
+)
+from core.defenses.training import RONI, Trim
+
+__all__ = ["Sanitized", "Defense", "NoDefense", "Oracle", "IsolationForestDefense",
+           "LocalOutlierFactorDefense", "LabelAwareIsolationForest", "KNNSanitize", "Sphere",
+           "Slab", "RONI", "Trim", "DEFENSES", "AUTO_SHARE", "make_defense",
+           "defense_from_config", "check_contamination"]
+
+DEFENSES: dict[str, type[Defense]] = {
+    cls.name: cls for cls in (NoDefense, Oracle, IsolationForestDefense, KNNSanitize,
+                              LocalOutlierFactorDefense, LabelAwareIsolationForest, Sphere, Slab,
+                              RONI, Trim)
+}
+
+
+def make_defense(name: str, **params) -> Defense:
+    """Build the registered defense ``name`` with its keyword parameters."""
+    check_choice("defense", name, DEFENSES)
+    return DEFENSES[name](**params)
+
+
+def defense_from_config(config) -> Defense:
+    """The defense an :class:`~core.experiment.ExperimentConfig` names, with its parameters.
+
+    Each defense class lists the config fields it reads in ``config_params``
+    (config field -> constructor parameter): ``contamination`` for the
+    outlier detectors, sphere, slab and trim; ``knn_k`` / ``knn_threshold``
+    for kNN sanitization; none for ``none``, ``oracle`` and ``roni``.
+    """
+    cls = DEFENSES[check_choice("defense", config.defense, DEFENSES)]
+    return cls(**{param: getattr(config, field) for field, param in cls.config_params.items()})

@@ -1,0 +1,138 @@
+"""Feature-space outlier detectors: Isolation Forest, Local Outlier Factor, per-class forests."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.ensemble import IsolationForest
+from sklearn.neighbors import LocalOutlierFactor
+from sklearn.utils import check_random_state
+
+from core._validation import check_int
+from core.defenses.base import Defense, Sanitized, check_contamination, robust_scale
+
+__all__ = ["IsolationForestDefense", "LocalOutlierFactorDefense", "LabelAwareIsolationForest"]
+
+
+class IsolationForestDefense(Defense):
+    """Drop the training points an Isolation Forest finds most isolated.
+
+    Liu, Ting & Zhou, "Isolation Forest", ICDM 2008: anomalies are isolated by
+    fewer random axis-aligned splits (so per-feature scaling does not matter).
+    Looks at features only, not at labels, so it sees injected outliers but not flipped labels.
+    Threat model: the defender knows nothing about the attack; it assumes
+    poison is rare and lies away from the bulk of the data.
+
+    Parameters
+    ----------
+    contamination : float in (0, 0.5] or "auto", default="auto"
+        Expected share of poison; the share of points dropped (``"auto"`` uses
+        the threshold of the original paper).
+    """
+
+    name = "isolation_forest"
+    summary = "drop feature-space outliers found by an Isolation Forest"
+    config_params = {"contamination": "contamination"}
+
+    def __init__(self, *, contamination: float | str = "auto") -> None:
+        self.contamination = check_contamination(contamination)
+
+    def sanitize(self, X, y, *, model=None, random_state=None, is_poison=None,
+                 trusted=None) -> Sanitized:
+        forest = IsolationForest(contamination=self.contamination, random_state=random_state).fit(X)
+        normality = forest.score_samples(X)
+        flagged = normality < forest.offset_  # what forest.predict(X) == -1 computes
+        return self._drop(flagged, -normality, y)
+
+
+class LocalOutlierFactorDefense(Defense):
+    """Drop points whose neighbourhood is much sparser than their neighbours' neighbourhoods.
+
+    Breunig, Kriegel, Ng & Sander, "LOF: Identifying Density-Based Local
+    Outliers", SIGMOD 2000. The local outlier factor compares a point's local
+    reachability density with that of its ``n_neighbors`` nearest neighbours
+    (about 1 inside a cluster, well above 1 for an outlier); scikit-learn's
+    ``LocalOutlierFactor`` on robustly scaled features (median / IQR, so the
+    poison cannot stretch the scale). Score = the LOF itself.
+    Looks at features only: a dense injected cluster of ``n_neighbors`` points
+    or more is a cluster of its own, not an outlier, and flipped labels are invisible.
+    Threat model: the defender knows nothing about the attack; it assumes
+    poison is rare and sits in sparse regions.
+
+    Parameters
+    ----------
+    contamination : float in (0, 0.5] or "auto", default="auto"
+        Share of points dropped; ``"auto"`` flags LOF > 1.5 (scikit-learn's
+        default threshold).
+    n_neighbors : int, default=20
+        Neighbourhood size (the paper's MinPts; 10 to 20 is its advice), 1 to 100.
+    """
+
+    name = "lof"
+    summary = "drop density outliers found by the Local Outlier Factor"
+    config_params = {"contamination": "contamination"}
+
+    def __init__(self, *, contamination: float | str = "auto", n_neighbors: int = 20) -> None:
+        self.contamination = check_contamination(contamination)
+        self.n_neighbors = check_int("n_neighbors", n_neighbors, 1, 100)
+
+    def sanitize(self, X, y, *, model=None, random_state=None, is_poison=None,
+                 trusted=None) -> Sanitized:
+        if len(y) < 3:
+            raise ValueError("lof needs at least 3 training points")
+        lof = LocalOutlierFactor(n_neighbors=min(self.n_neighbors, len(y) - 1),
+                                 contamination=self.contamination).fit(robust_scale(X))
+        factor = -lof.negative_outlier_factor_
+        return self._drop(factor > -lof.offset_, factor, y)  # what fit_predict(X) == -1 computes
+
+
+class LabelAwareIsolationForest(Defense):
+    """One Isolation Forest per class: flag points that are outliers for the class they claim.
+
+    Liu, Ting & Zhou, "Isolation Forest", ICDM 2008, applied per label as in
+    class-conditional outlier filtering of label noise (e.g. Paudice,
+    Muñoz-González, György & Lupu, "Detection of Adversarial Training Examples
+    in Poisoning Attacks through Anomaly Detection", arXiv:1802.03041, 2018,
+    which fits one detector per class on trusted data; here each forest is fit
+    on the class's own, possibly poisoned, points). A flipped point that sits
+    among the other class is isolated quickly by the forest of the class it
+    claims, which a label-blind forest cannot see. Score = the forest's anomaly
+    score ``s`` of the paper (in (0, 1], normalized by the class size, so
+    comparable across classes). Classes with fewer than 3 points are not scored.
+    Threat model: the defender knows nothing about the attack; it assumes
+    poison is a minority of every class and lies away from that class's bulk.
+
+    Parameters
+    ----------
+    contamination : float in (0, 0.5] or "auto", default="auto"
+        Share of each class dropped; ``"auto"`` flags ``s > 0.5``, the
+        threshold of the original paper.
+    n_estimators : int, default=50
+        Trees per class, 10 to 500: two classes make the paper's default of 100
+        trees in all (path lengths converge well before that, Liu et al. 2008),
+        and one run costs what a single forest costs.
+    """
+
+    name = "label_aware_iforest"
+    summary = "one Isolation Forest per class: drop points odd for the label they claim"
+    config_params = {"contamination": "contamination"}
+
+    def __init__(self, *, contamination: float | str = "auto", n_estimators: int = 50) -> None:
+        self.contamination = check_contamination(contamination)
+        self.n_estimators = check_int("n_estimators", n_estimators, 10, 500)
+
+    def sanitize(self, X, y, *, model=None, random_state=None, is_poison=None,
+                 trusted=None) -> Sanitized:
+        rs = check_random_state(random_state)
+        score = np.zeros(len(y))
+        flagged = np.zeros(len(y), dtype=bool)
+        for label in np.unique(y):  # sorted: the per-class seeds are drawn in a fixed order
+            rows = np.flatnonzero(y == label)
+            seed = rs.randint(np.iinfo(np.int32).max)
+            if rows.size < 3:
+                continue
+            forest = IsolationForest(n_estimators=self.n_estimators,
+                                     contamination=self.contamination, random_state=seed)
+            normality = forest.fit(X[rows]).score_samples(X[rows])
+            score[rows] = -normality
+            flagged[rows] = normality < forest.offset_
+        return self._drop(flagged, score, y)
