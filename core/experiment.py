@@ -14,13 +14,14 @@ from sklearn.model_selection import train_test_split
 from core._validation import check_choice, check_int, check_real
 from core.attacks import ATTACKS, make_attack
 from core.data_io import load_csv_dataset
-from core.datasets import CSV, DATASETS, make_dataset
+from core.datasets import CSV, DATASETS, Dataset, make_dataset
 from core.defenses import DEFENSES, check_contamination, defense_from_config
 from core.metrics import DetectionMetrics, detection_metrics
 from core.models import KERNELS, MODELS, check_gamma, decision_values, fit_clone, make_model
 from core.views import View, make_view
 
-__all__ = ["ExperimentConfig", "ExperimentResult", "DecisionGrid", "run_experiment",
+__all__ = ["ExperimentConfig", "ExperimentResult", "DecisionGrid", "Prepared", "prepare",
+           "run_experiment",
            "decision_grid", "derive_seeds"]
 
 
@@ -243,6 +244,46 @@ class ExperimentResult:
         return json.dumps(self.to_dict(**kwargs), sort_keys=True)
 
 
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """Stage 1 of an experiment: the data, its test and trusted parts, the victim model."""
+
+    data: Dataset
+    X_test: np.ndarray
+    y_test: np.ndarray
+    trusted: tuple[np.ndarray, np.ndarray] | None
+    model: Any
+    notes: list[str]
+
+
+def prepare(config: ExperimentConfig) -> Prepared:
+    """Load or generate the data, carve out the trusted sample, build the (unfitted) model.
+
+    Shared by :func:`run_experiment` and :func:`core.matrix.run_matrix`, so a matrix
+    cell sees exactly the data a single run does.
+    """
+    data_seed = derive_seeds(config.seed)[0]
+    notes: list[str] = []
+    if config.dataset == CSV:
+        data, notes = load_csv_dataset(
+            config.data, label=config.label, features=config.features,
+            positive=config.positive, test_fraction=config.test_fraction, random_state=data_seed)
+    else:
+        data = make_dataset(config.dataset, n_samples=config.n_samples, noise=config.noise,
+                            test_fraction=config.test_fraction, random_state=data_seed)
+    X_test, y_test, trusted = data.X_test, data.y_test, None
+    if config.trusted_fraction > 0:  # the defender's known-clean sample, never tested on
+        n_total = len(data.y_train) + len(data.y_test)
+        n_trusted = max(2, int(round(config.trusted_fraction * n_total)))
+        X_test, X_tr, y_test, y_tr = train_test_split(
+            data.X_test, data.y_test, test_size=n_trusted, stratify=data.y_test,
+            random_state=data_seed)
+        trusted = (X_tr, y_tr)
+    model = make_model(config.model, kernel=config.kernel, C=config.C, gamma=config.gamma,
+                       degree=config.degree)
+    return Prepared(data, X_test, y_test, trusted, model, notes)
+
+
 def run_experiment(config: ExperimentConfig, *,
                    progress: Callable[[int, int], None] | None = None) -> ExperimentResult:
     """Run one clean -> poisoned -> defended experiment.
@@ -271,25 +312,11 @@ def run_experiment(config: ExperimentConfig, *,
         timings[name] = now - tic
         tic = now
 
-    data_seed, attack_seed, defense_seed = derive_seeds(config.seed)
-    data_notes: list[str] = []
-    if config.dataset == CSV:
-        data, data_notes = load_csv_dataset(
-            config.data, label=config.label, features=config.features,
-            positive=config.positive, test_fraction=config.test_fraction, random_state=data_seed)
-    else:
-        data = make_dataset(config.dataset, n_samples=config.n_samples, noise=config.noise,
-                            test_fraction=config.test_fraction, random_state=data_seed)
-    X_test, y_test, trusted = data.X_test, data.y_test, None
-    if config.trusted_fraction > 0:  # the defender's known-clean sample, never tested on
-        n_total = len(data.y_train) + len(data.y_test)
-        n_trusted = max(2, int(round(config.trusted_fraction * n_total)))
-        X_test, X_tr, y_test, y_tr = train_test_split(
-            data.X_test, data.y_test, test_size=n_trusted, stratify=data.y_test,
-            random_state=data_seed)
-        trusted = (X_tr, y_tr)
-    model = make_model(config.model, kernel=config.kernel, C=config.C, gamma=config.gamma,
-                       degree=config.degree)
+    _, attack_seed, defense_seed = derive_seeds(config.seed)
+    prep = prepare(config)
+    data, X_test, y_test, trusted, model = prep.data, prep.X_test, prep.y_test, prep.trusted, \
+        prep.model
+    data_notes = prep.notes
     lap("dataset")
 
     clean_model = fit_clone(model, data.X_train, data.y_train)

@@ -7,15 +7,13 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from sklearn.model_selection import train_test_split
 
 from core._validation import check_choice, check_real
 from core.attacks import ATTACKS, make_attack
-from core.datasets import CSV, make_dataset
 from core.defenses import DEFENSES, defense_from_config
-from core.experiment import ExperimentConfig, derive_seeds
+from core.experiment import ExperimentConfig, derive_seeds, prepare
 from core.metrics import detection_metrics
-from core.models import fit_clone, make_model
+from core.models import fit_clone
 from core.sweeps import check_seeds
 
 __all__ = ["run_matrix", "matrix_runs", "matrix_config", "summarize_matrix", "MATRIX_COLUMNS",
@@ -58,37 +56,15 @@ def _names(kind: str, names: Iterable[str] | None, registry: dict) -> list[str]:
     return out
 
 
-def _prepare(config: ExperimentConfig):
-    """Stage 1 of :func:`~core.experiment.run_experiment`, identical: data, test, trusted, model."""
-    data_seed = derive_seeds(config.seed)[0]
-    if config.dataset == CSV:
-        from core.data_io import load_csv_dataset
-
-        data, _ = load_csv_dataset(config.data, label=config.label, features=config.features,
-                                   positive=config.positive, test_fraction=config.test_fraction,
-                                   random_state=data_seed)
-    else:
-        data = make_dataset(config.dataset, n_samples=config.n_samples, noise=config.noise,
-                            test_fraction=config.test_fraction, random_state=data_seed)
-    X_test, y_test, trusted = data.X_test, data.y_test, None
-    if config.trusted_fraction > 0:
-        n_trusted = max(2, int(round(config.trusted_fraction * config.n_samples)))
-        X_test, X_tr, y_test, y_tr = train_test_split(
-            data.X_test, data.y_test, test_size=n_trusted, stratify=data.y_test,
-            random_state=data_seed)
-        trusted = (X_tr, y_tr)
-    model = make_model(config.model, kernel=config.kernel, C=config.C, gamma=config.gamma,
-                       degree=config.degree)
-    return data, X_test, y_test, trusted, model
-
-
 def _attack_rows(config: ExperimentConfig, defenses: Sequence[str]) -> list[dict]:
     """One attack on one seed, then every defense on that same poisoned set.
 
     Each row equals what ``run_experiment(config.replace(defense=d))`` reports
     (a test checks it); the attack and the clean and poisoned fits run once.
     """
-    data, X_test, y_test, trusted, model = _prepare(config)
+    prep = prepare(config)
+    data, X_test, y_test, trusted, model = prep.data, prep.X_test, prep.y_test, prep.trusted, \
+        prep.model
     _, attack_seed, defense_seed = derive_seeds(config.seed)
     clean_acc = float(fit_clone(model, data.X_train, data.y_train).score(X_test, y_test))
     poisoned = make_attack(config.attack, config.poison_rate).poison(

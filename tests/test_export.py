@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import ExperimentConfig, run_experiment, scenario_config
+from core import run_experiment, scenario_config
 from core.export import (
     config_from_document, escape_formula, experiment_document, poisoned_training_frame,
     to_safe_csv,
