@@ -233,3 +233,80 @@ def sweep_figure(summary: pd.DataFrame, *, current_rate: float | None = None,
                       legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0, xanchor="left"),
                       margin=dict(t=36))
     return fig
+
+
+def detection_figure(curves: dict, *, height: int = 300) -> go.Figure:
+    """ROC and precision-recall curves of the defense's suspicion score, operating point marked.
+
+    ``curves`` is :func:`core.metrics.detection_curves`'s dict.
+    """
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14, subplot_titles=(
+        f"ROC (AUC {curves['roc_auc']:.2f})" if curves.get("roc_auc") is not None else "ROC",
+        f"Precision-recall (AP {curves['average_precision']:.2f})"
+        if curves.get("average_precision") is not None else "Precision-recall"))
+    color = PANEL_COLORS["defended"]
+    roc, pr = curves["roc"], curves["pr"]
+    fig.add_trace(go.Scatter(x=roc["fpr"], y=roc["tpr"], mode="lines", name="ROC",
+                             line=dict(color=color, width=2.5)), row=1, col=1)
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance",
+                             line=dict(color="#9ca3af", dash="dash", width=1)), row=1, col=1)
+    fig.add_trace(go.Scatter(x=pr["recall"], y=pr["precision"], mode="lines", name="PR",
+                             line=dict(color=color, width=2.5)), row=1, col=2)
+    op = curves.get("operating_point")
+    if op:
+        marker = dict(size=12, color=POISON_COLOR, symbol="diamond",
+                      line=dict(color="white", width=1))
+        fig.add_trace(go.Scatter(x=[op["fpr"]], y=[op["tpr"]], mode="markers", marker=marker,
+                                 name="this defense's threshold",
+                                 hovertemplate="flagged %{customdata}<extra>threshold</extra>",
+                                 customdata=[op["n_flagged"]]), row=1, col=1)
+        fig.add_trace(go.Scatter(x=[op["recall"]], y=[op["precision"]], mode="markers",
+                                 marker=marker, showlegend=False, hoverinfo="skip"),
+                      row=1, col=2)
+    fig.update_xaxes(title_text="false positive rate (clean flagged)", range=[0, 1], row=1, col=1)
+    fig.update_yaxes(title_text="true positive rate (poison caught)", range=[0, 1.02], row=1,
+                     col=1)
+    fig.update_xaxes(title_text="recall", range=[0, 1], row=1, col=2)
+    fig.update_yaxes(title_text="precision", range=[0, 1.02], row=1, col=2)
+    _base_layout(fig, height=height)
+    fig.update_layout(showlegend=True, margin=dict(t=30),
+                      legend=dict(orientation="h", y=-0.25, x=0))
+    return fig
+
+
+def matrix_figure(table: pd.DataFrame, *, current: tuple[str, str] | None = None,
+                  height: int = 360) -> go.Figure:
+    """Heatmap of accuracy recovered (share of what the attack took), attacks x defenses.
+
+    ``table`` is :func:`core.matrix.run_matrix`'s tidy frame. Empty cells mean the
+    attack took (almost) nothing, so there was nothing to recover.
+    """
+    attacks = list(dict.fromkeys(table["attack"]))
+    defenses = list(dict.fromkeys(table["defense"]))
+    grid = table.pivot(index="attack", columns="defense", values="recovered_mean")
+    grid = grid.reindex(index=attacks, columns=defenses)
+    drop = table.pivot(index="attack", columns="defense", values="drop_mean").reindex(
+        index=attacks, columns=defenses)
+    z = grid.to_numpy(dtype=float)
+    text = [[("–" if np.isnan(v) else f"{v:.0%}") for v in row] for row in z]
+    fig = go.Figure(go.Heatmap(
+        z=np.clip(z, -1.0, 1.0), x=defenses, y=attacks, text=text, texttemplate="%{text}",
+        zmin=-1.0, zmax=1.0, colorscale=[[0, "#b91c1c"], [0.5, "#f9fafb"], [0.75, "#a7f3d0"],
+                                         [1, "#047857"]],
+        customdata=np.round(100 * drop.to_numpy(dtype=float), 1),
+        hovertemplate=("%{y} vs %{x}<br>recovered %{text} of the %{customdata} pts "
+                       "the attack took<extra>click to load</extra>"),
+        colorbar=dict(title=dict(text="recovered"), tickformat=".0%", len=0.9),
+        xgap=2, ygap=2,
+    ))
+    if current is not None and current[0] in attacks and current[1] in defenses:
+        fig.add_shape(type="rect", x0=defenses.index(current[1]) - 0.5,
+                      x1=defenses.index(current[1]) + 0.5, y0=attacks.index(current[0]) - 0.5,
+                      y1=attacks.index(current[0]) + 0.5, line=dict(color="#111827", width=2.5))
+    fig.update_xaxes(tickangle=-30, side="bottom")
+    fig.update_yaxes(autorange="reversed")
+    _base_layout(fig, height=height)
+    fig.update_layout(margin=dict(l=110, r=10, t=10, b=90), uirevision=None)
+    return fig

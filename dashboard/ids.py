@@ -62,3 +62,17 @@ EXPORT_TRAINING = "export-training"
 EXPORT_JSON = "export-json"
 EXPORT_REPORT = "export-report"
 EXPORT_SWEEP = "export-sweep"
+
+# attack x defense matrix
+GRAPH_MATRIX = "graph-matrix"
+MATRIX_RUN = "matrix-run"
+MATRIX_CANCEL = "matrix-cancel"
+MATRIX_SEEDS = "matrix-seeds"
+MATRIX_PROGRESS = "matrix-progress"
+MATRIX_STATUS = "matrix-status"
+MATRIX_STORE = "matrix-store"
+
+# detection curves (on demand)
+CURVES_TOGGLE = "curves-toggle"
+CURVES_COLLAPSE = "curves-collapse"
+GRAPH_CURVES = "graph-curves"

@@ -105,7 +105,8 @@ def controls_card(values: dict) -> dbc.Card:
             _slider(ids.CONTAMINATION, *CONTAMINATION_RANGE,
                     0.1 if values[ids.CONTAMINATION] == "auto" else values[ids.CONTAMINATION],
                     marks={0.01: "1%", 0.25: "25%", 0.5: "50%"}, pct=True),
-            html.Div("share of training points Isolation Forest drops", className="control-hint"),
+            html.Div("expected share of poison: the share of training points the defense drops",
+                     className="control-hint"),
         ], className="control", id=f"{ids.CONTAMINATION}-field"),
         html.Div([
             _field("Neighbours k", _slider(ids.KNN_K, *KNN_K_RANGE, 1, values[ids.KNN_K],
@@ -217,6 +218,36 @@ def sweep_card() -> dbc.Card:
     ]), className="shadow-sm mt-3")
 
 
+def matrix_card() -> dbc.Card:
+    return dbc.Card(dbc.CardBody([
+        dbc.Row([
+            dbc.Col(html.H5("Which defense stops which attack?", className="card-title mb-0"),
+                    md=6),
+            dbc.Col(dbc.InputGroup([
+                dbc.InputGroupText("seeds"),
+                dbc.Select(id=ids.MATRIX_SEEDS, value="3",
+                           options=[{"label": str(n), "value": str(n)} for n in (1, 3, 5)]),
+            ], size="sm"), md=3),
+            dbc.Col([
+                dbc.Button("Run matrix", id=ids.MATRIX_RUN, color="primary", size="sm",
+                           className="me-2"),
+                dbc.Button("Cancel", id=ids.MATRIX_CANCEL, color="secondary", size="sm",
+                           outline=True, disabled=True),
+            ], md=3, className="text-md-end"),
+        ], className="align-items-center g-2"),
+        dbc.Progress(id=ids.MATRIX_PROGRESS, value=0, max=1, className="sweep-progress my-2",
+                     style={"height": "6px"}),
+        html.Div("Every attack against every defense at the current poison rate and settings. "
+                 "A cell is the share of the lost accuracy the defense wins back (mean over "
+                 "seeds); click one to load that pair above.", id=ids.MATRIX_STATUS,
+                 className="sweep-status"),
+        dcc.Loading(dcc.Graph(id=ids.GRAPH_MATRIX, config=GRAPH_CONFIG,
+                              figure=message_figure("no matrix yet: press Run matrix",
+                                                    height=360)), type="dot", delay_show=500),
+        dcc.Store(id=ids.MATRIX_STORE),
+    ]), className="shadow-sm mt-3")
+
+
 def export_card() -> dbc.Card:
     def button(cid: str, text: str):
         return html.Span([dbc.Button(text, id=cid, size="sm", color="secondary", outline=True,
@@ -276,13 +307,20 @@ def build_layout() -> html.Div:
                         dbc.Col(dbc.Card(dbc.CardBody([
                             html.H6("Defense scorecard", className="card-title"),
                             html.Div(id=ids.SCORECARD),
+                            dbc.Button("ROC / precision-recall curves", id=ids.CURVES_TOGGLE,
+                                       size="sm", color="link", className="px-0"),
                         ]), className="shadow-sm h-100"), md=5),
                         dbc.Col(dbc.Card(dbc.CardBody([
                             html.H6("What am I looking at?", className="card-title"),
                             *EXPLAINER,
                         ]), className="shadow-sm h-100 explainer"), md=7),
                     ], className="g-2 mt-1"),
+                    dbc.Collapse(dbc.Card(dbc.CardBody(dcc.Graph(
+                        id=ids.GRAPH_CURVES, config=GRAPH_CONFIG,
+                        figure=message_figure("", height=300))), className="shadow-sm mt-2"),
+                        id=ids.CURVES_COLLAPSE, is_open=False),
                     sweep_card(),
+                    matrix_card(),
                     export_card(),
                 ], lg=9, md=8),
             ], className="g-3"),

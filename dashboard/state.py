@@ -13,7 +13,8 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from core import SCENARIOS, ExperimentConfig, scenario_config
+from core import DEFENSES, SCENARIOS, ExperimentConfig, scenario_config
+from core.matrix import MATRIX_TRUSTED_FRACTION
 from core.datasets import CSV, DATASETS
 from dashboard import ids
 from dashboard.cache import cache_dir
@@ -157,7 +158,11 @@ def config_from_controls(values: dict[str, Any],
     cfg["gamma"] = _one_of(ids.GAMMA, v.get(ids.GAMMA), GAMMA_VALUES)
     cfg["degree"] = _one_of(ids.DEGREE, v.get(ids.DEGREE), DEGREE_VALUES)
     cfg["seed"] = _num(ids.SEED, v.get(ids.SEED), *SEED_RANGE, integer=True)
-    return ExperimentConfig.from_dict({**(base or ExperimentConfig()).to_dict(), **cfg})
+    base = base or ExperimentConfig()
+    if cfg["defense"] in DEFENSES and DEFENSES[cfg["defense"]].needs_trusted \
+            and base.trusted_fraction == 0:
+        cfg["trusted_fraction"] = MATRIX_TRUSTED_FRACTION  # RONI's trusted sample
+    return ExperimentConfig.from_dict({**base.to_dict(), **cfg})
 
 
 def controls_from_config(config: ExperimentConfig) -> dict[str, Any]:

@@ -121,3 +121,21 @@ def test_uploading_a_csv_redraws_the_panels(page: Page, live_app, page_errors):
     expect(page.locator("#run-info")).to_contain_text("principal components", timeout=20_000)
     expect(page.locator("#graph-clean .xtitle")).to_contain_text("PC1")
     assert page_errors == []
+
+
+def test_matrix_heatmap_runs_and_a_click_loads_the_pair(page: Page, live_app, page_errors):
+    page.goto(live_app + "/?scenario=label-flip-moons&n-samples=150")
+    wait_for_panels(page)
+    page.select_option("#matrix-seeds", "1")
+    page.click("#matrix-run")
+    expect(page.locator("#matrix-status")).to_contain_text("done", timeout=120_000)
+    page.wait_for_function("document.querySelector('#graph-matrix .js-plotly-plot')"
+                           "?.data?.[0]?.type === 'heatmap'")
+    # click the (alfa, sphere) cell through plotly's own click event
+    page.evaluate("""() => {
+        const gd = document.querySelector('#graph-matrix .js-plotly-plot');
+        gd.emit('plotly_click', {points: [{x: 'sphere', y: 'alfa', curveNumber: 0}]});
+    }""")
+    expect(page).to_have_url(re.compile(r"attack=alfa.*defense=sphere"))
+    expect(page.locator("#attack")).to_contain_text("alfa")
+    assert page_errors == []

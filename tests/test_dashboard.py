@@ -363,3 +363,52 @@ def test_only_tokens_for_files_this_server_stored_are_accepted(token):
     values.update({ids.DATASET: "csv", ids.DATA: token, ids.CSV_LABEL: "approved"})
     with pytest.raises(ValueError, match="upload"):
         config_from_controls(values)
+
+
+# --- matrix and detection curves ------------------------------------------------------
+
+def test_matrix_job_reports_progress_and_renders_a_heatmap():
+    from dashboard.callbacks.matrix import compute_matrix, load_cell, matrix_key, render_matrix
+    from core import ATTACKS, DEFENSES
+    calls = []
+    cfg = SMALL.replace(n_samples=150)
+    out = compute_matrix(calls.append, store_of(cfg), "1")
+    assert calls[-1][0] == calls[-1][1] and "done" in calls[-1][2]
+    table = out["table"]
+    assert len(table["attack"]) == len(ATTACKS) * len(DEFENSES) and out["key"] == matrix_key(cfg)
+    fig = render_matrix(out, store_of(cfg))
+    heat = fig.data[0]
+    assert heat.type == "heatmap" and list(heat.y) == list(ATTACKS) and list(heat.x) == list(DEFENSES)
+    assert not fig.layout.annotations
+    stale = render_matrix(out, store_of(cfg.replace(poison_rate=0.3)))
+    assert any("settings changed" in a.text for a in stale.layout.annotations)
+    assert load_cell({"points": [{"x": "sphere", "y": "alfa"}]}) == ("alfa", "sphere")
+    assert load_cell(None) == (no_update, no_update)
+
+
+def test_matrix_request_is_validated():
+    from dashboard.callbacks.matrix import compute_matrix
+    calls = []
+    assert "not one of" in compute_matrix(calls.append, store_of(SMALL), "7")["error"]
+    assert "fix the settings" in compute_matrix(calls.append, None, "1")["error"]
+
+
+def test_detection_curves_mark_the_operating_point():
+    from dashboard.callbacks.matrix import curves_figure
+    fig = curves_figure(store_of(SMALL), True)
+    names = [t.name for t in fig.data]
+    assert "ROC" in names and "PR" in names and "this defense's threshold" in names
+    assert curves_figure(store_of(SMALL), False) is no_update
+    assert "nothing to rank" in curves_figure(store_of(SMALL.replace(defense="none")), True) \
+        .layout.annotations[0].text
+
+
+def test_roni_in_the_dashboard_gets_a_trusted_sample():
+    values = controls_from_config(SMALL)
+    values[ids.DEFENSE] = "roni"
+    cfg = config_from_controls(values)
+    assert cfg.trusted_fraction == 0.1
+    values[ids.DEFENSE] = "sphere"
+    assert config_from_controls(values).trusted_fraction == 0.0
+    out = update_panels(store_of(cfg))
+    assert "trusted sample" in str(out[7]) and "ROC AUC" in str(out[6])

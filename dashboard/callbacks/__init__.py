@@ -2,7 +2,7 @@
 
 from dash import Dash
 
-from dashboard.callbacks import controls, experiment, export, sweep, upload
+from dashboard.callbacks import controls, experiment, export, matrix, sweep, upload
 
 
 def register(app: Dash) -> None:
@@ -11,3 +11,4 @@ def register(app: Dash) -> None:
     sweep.register(app)
     export.register(app)
     upload.register(app)
+    matrix.register(app)

@@ -6,7 +6,7 @@ from typing import Any
 
 from dash import Dash, Input, Output, ctx, html, no_update
 
-from core import SCENARIOS, scenario_config
+from core import DEFENSES, SCENARIOS, scenario_config
 from core.datasets import CSV, DATASETS
 from dashboard import ids
 from dashboard.state import (
@@ -141,9 +141,10 @@ def applicable_controls(defense, model, kernel, auto, dataset) -> tuple:
     max_noise = spec.max_noise if spec else 1.0
     marks = {0: "0", max_noise / 2: f"{max_noise / 2:g}", max_noise: f"{max_noise:g}"}
     max_n = min(N_SAMPLES_RANGE[1], spec.max_samples) if spec else N_SAMPLES_RANGE[1]
+    params = DEFENSES[defense].config_params if defense in DEFENSES else {}
     return (
-        shown if defense == "isolation_forest" else hidden,
-        shown if defense == "knn_sanitize" else hidden,
+        shown if "contamination" in params else hidden,
+        shown if "knn_k" in params else hidden,
         bool(auto),
         not svm,
         not svm or kernel == "linear",

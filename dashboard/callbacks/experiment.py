@@ -86,6 +86,11 @@ def scorecard(r: ExperimentResult) -> Any:
         ("Poison caught", f"{d.n_poison_caught} / {d.n_poison}", ""),
         (f"Clean points {verb}", f"{d.n_clean_lost}", f"of {r.n_train}"),
     ]
+    if d.roc_auc is not None:
+        rows.append(("ROC AUC", f"{d.roc_auc:.2f}", "how well the score ranks poison first"))
+    if d.average_precision is not None:
+        rows.append(("Avg. precision", f"{d.average_precision:.2f}",
+                     f"chance level {d.n_poison / max(len(r.y_train), 1):.2f}"))
     return html.Table(html.Tbody([
         html.Tr([html.Th(k), html.Td(v, className="score-value"),
                  html.Td(note, className="score-note")]) for k, v, note in rows
@@ -97,8 +102,10 @@ def run_info(r: ExperimentResult) -> Any:
     model = f"SVM ({c.kernel} kernel)" if c.model == "svm" else "logistic regression"
     added = f" + {r.n_poison} injected" if len(r.y_train) > r.n_train else ""
     changed = "" if added or not r.n_poison else f", {r.n_poison} relabelled by the attacker"
+    trusted = (f" (+ {c.trusted_fraction:.0%} of the data held out as the defender's trusted "
+               "sample)" if c.trusted_fraction > 0 else "")
     text = (f"{c.dataset}: {r.n_train} training points{added}{changed} · {len(r.y_test)} "
-            f"held-out test points · {model} · seed {c.seed} · computed in "
+            f"held-out test points{trusted} · {model} · seed {c.seed} · computed in "
             f"{r.timings.get('total', 0.0) * 1000:.0f} ms")
     extra = [*(r.data_notes or ()), *([r.view.note] if r.view is not None and r.view.note else [])]
     if extra:
