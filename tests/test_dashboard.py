@@ -412,3 +412,10 @@ def test_roni_in_the_dashboard_gets_a_trusted_sample():
     assert config_from_controls(values).trusted_fraction == 0.0
     out = update_panels(store_of(cfg))
     assert "trusted sample" in str(out[7]) and "ROC AUC" in str(out[6])
+
+
+def test_the_bench_request_matches_the_compute_callback(client):
+    """dashboard/bench.py posts the compute callback's request: keep it in step."""
+    from dashboard.bench import request_body
+    resp = client.post("/_dash-update-component", json=request_body(SMALL))
+    assert resp.status_code == 200 and "graph-clean" in resp.get_data(as_text=True)
