@@ -252,10 +252,8 @@ def _progress_bar(stream) -> Callable[[int, int], None]:
     return show
 
 
-def _cmd_sweep(args, out) -> None:
-    config = config_from_args(args)
-    progress = _progress_bar(sys.stderr) if sys.stderr.isatty() else None
-    table = run_sweep(config, args.rates, args.seeds, n_jobs=args.jobs, progress=progress)
+def _emit(table, args, out, text: Callable[[], str]) -> None:
+    """``--csv PATH`` (or ``-``) writes the tidy table, ``--json`` prints it, else ``text()``."""
     if args.csv == "-":
         table.to_csv(out, index=False)
     elif args.csv:
@@ -263,11 +261,22 @@ def _cmd_sweep(args, out) -> None:
     if args.json:
         print(table.to_json(orient="records"), file=out)
     elif args.csv != "-":
-        print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"), file=out)
-        print("\nmean over seeds:", file=out)
-        summary = summarize_sweep(table)[["poison_rate", "clean_accuracy_mean",
-                                          "poisoned_accuracy_mean", "defended_accuracy_mean"]]
-        print(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"), file=out)
+        print(text(), file=out)
+
+
+def _format_sweep(table) -> str:
+    fmt = lambda v: f"{v:.3f}"  # noqa: E731
+    summary = summarize_sweep(table)[["poison_rate", "clean_accuracy_mean",
+                                      "poisoned_accuracy_mean", "defended_accuracy_mean"]]
+    return (f"{table.to_string(index=False, float_format=fmt)}\n\nmean over seeds:\n"
+            f"{summary.to_string(index=False, float_format=fmt)}")
+
+
+def _cmd_sweep(args, out) -> None:
+    config = config_from_args(args)
+    progress = _progress_bar(sys.stderr) if sys.stderr.isatty() else None
+    table = run_sweep(config, args.rates, args.seeds, n_jobs=args.jobs, progress=progress)
+    _emit(table, args, out, lambda: _format_sweep(table))
 
 
 def format_matrix(table) -> str:
@@ -301,14 +310,7 @@ def _cmd_matrix(args, out) -> None:
     progress = _progress_bar(sys.stderr) if sys.stderr.isatty() else None
     table = run_matrix(config, args.attacks, args.defenses, args.rate, args.seeds,
                        n_jobs=args.jobs, progress=progress)
-    if args.csv == "-":
-        table.to_csv(out, index=False)
-    elif args.csv:
-        table.to_csv(args.csv, index=False)
-    if args.json:
-        print(table.to_json(orient="records"), file=out)
-    elif args.csv != "-":
-        print(format_matrix(table), file=out)
+    _emit(table, args, out, lambda: format_matrix(table))
 
 
 def main(argv: Sequence[str] | None = None, *, out=None) -> int:

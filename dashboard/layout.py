@@ -187,65 +187,60 @@ EXPLAINER = [
 ]
 
 
-def sweep_card() -> dbc.Card:
+def _select(cid: str, label: str, values, value: str, fmt=str) -> list:
+    return [dbc.InputGroupText(label),
+            dbc.Select(id=cid, value=value,
+                       options=[{"label": fmt(v), "value": str(v)} for v in values])]
+
+
+def job_card(title: str, selects: list, *, run: str, cancel: str, progress: str, status: str,
+             intro: str, graph, store: str, run_label: str) -> dbc.Card:
+    """A card for a background job: title, its settings, Run / Cancel, progress, result."""
     return dbc.Card(dbc.CardBody([
         dbc.Row([
-            dbc.Col(html.H5("Accuracy vs. poison rate", className="card-title mb-0"), md=5),
-            dbc.Col(dbc.InputGroup([
-                dbc.InputGroupText("up to"),
-                dbc.Select(id=ids.SWEEP_MAX_RATE, value="0.4",
-                           options=[{"label": f"{r:.0%}", "value": str(r)}
-                                    for r in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)]),
-                dbc.InputGroupText("seeds"),
-                dbc.Select(id=ids.SWEEP_SEEDS, value="3",
-                           options=[{"label": str(n), "value": str(n)} for n in (1, 3, 5, 10)]),
-            ], size="sm"), md=4),
+            dbc.Col(html.H5(title, className="card-title mb-0"), md=5),
+            dbc.Col(dbc.InputGroup(selects, size="sm"), md=4),
             dbc.Col([
-                dbc.Button("Run sweep", id=ids.SWEEP_RUN, color="primary", size="sm",
-                           className="me-2"),
-                dbc.Button("Cancel", id=ids.SWEEP_CANCEL, color="secondary", size="sm",
-                           outline=True, disabled=True),
+                dbc.Button(run_label, id=run, color="primary", size="sm", className="me-2"),
+                dbc.Button("Cancel", id=cancel, color="secondary", size="sm", outline=True,
+                           disabled=True),
             ], md=3, className="text-md-end"),
         ], className="align-items-center g-2"),
-        dbc.Progress(id=ids.SWEEP_PROGRESS, value=0, max=1, className="sweep-progress my-2",
+        dbc.Progress(id=progress, value=0, max=1, className="sweep-progress my-2",
                      style={"height": "6px"}),
-        html.Div("Run a sweep to see how the three accuracies change as the attacker's budget "
-                 "grows (mean over seeds, shaded ±1 std).", id=ids.SWEEP_STATUS,
-                 className="sweep-status"),
-        dcc.Graph(id=ids.GRAPH_SWEEP, figure=message_figure("no sweep yet", height=300),
-                  config=GRAPH_CONFIG),
-        dcc.Store(id=ids.SWEEP_STORE),
+        html.Div(intro, id=status, className="sweep-status"),
+        graph,
+        dcc.Store(id=store),
     ]), className="shadow-sm mt-3")
+
+
+def sweep_card() -> dbc.Card:
+    return job_card(
+        "Accuracy vs. poison rate",
+        [*_select(ids.SWEEP_MAX_RATE, "up to", (0.1, 0.2, 0.3, 0.4, 0.5, 0.6), "0.4",
+                  lambda r: f"{r:.0%}"),
+         *_select(ids.SWEEP_SEEDS, "seeds", (1, 3, 5, 10), "3")],
+        run=ids.SWEEP_RUN, cancel=ids.SWEEP_CANCEL, progress=ids.SWEEP_PROGRESS,
+        status=ids.SWEEP_STATUS, store=ids.SWEEP_STORE, run_label="Run sweep",
+        intro="Run a sweep to see how the three accuracies change as the attacker's budget "
+              "grows (mean over seeds, shaded ±1 std).",
+        graph=dcc.Graph(id=ids.GRAPH_SWEEP, figure=message_figure("no sweep yet", height=300),
+                        config=GRAPH_CONFIG))
 
 
 def matrix_card() -> dbc.Card:
-    return dbc.Card(dbc.CardBody([
-        dbc.Row([
-            dbc.Col(html.H5("Which defense stops which attack?", className="card-title mb-0"),
-                    md=6),
-            dbc.Col(dbc.InputGroup([
-                dbc.InputGroupText("seeds"),
-                dbc.Select(id=ids.MATRIX_SEEDS, value="3",
-                           options=[{"label": str(n), "value": str(n)} for n in (1, 3, 5)]),
-            ], size="sm"), md=3),
-            dbc.Col([
-                dbc.Button("Run matrix", id=ids.MATRIX_RUN, color="primary", size="sm",
-                           className="me-2"),
-                dbc.Button("Cancel", id=ids.MATRIX_CANCEL, color="secondary", size="sm",
-                           outline=True, disabled=True),
-            ], md=3, className="text-md-end"),
-        ], className="align-items-center g-2"),
-        dbc.Progress(id=ids.MATRIX_PROGRESS, value=0, max=1, className="sweep-progress my-2",
-                     style={"height": "6px"}),
-        html.Div("Every attack against every defense at the current poison rate and settings. "
-                 "A cell is the share of the lost accuracy the defense wins back (mean over "
-                 "seeds); click one to load that pair above.", id=ids.MATRIX_STATUS,
-                 className="sweep-status"),
-        dcc.Loading(dcc.Graph(id=ids.GRAPH_MATRIX, config=GRAPH_CONFIG,
-                              figure=message_figure("no matrix yet: press Run matrix",
-                                                    height=360)), type="dot", delay_show=500),
-        dcc.Store(id=ids.MATRIX_STORE),
-    ]), className="shadow-sm mt-3")
+    return job_card(
+        "Which defense stops which attack?",
+        _select(ids.MATRIX_SEEDS, "seeds", (1, 3, 5), "3"),
+        run=ids.MATRIX_RUN, cancel=ids.MATRIX_CANCEL, progress=ids.MATRIX_PROGRESS,
+        status=ids.MATRIX_STATUS, store=ids.MATRIX_STORE, run_label="Run matrix",
+        intro="Every attack against every defense at the current poison rate and settings. "
+              "A cell is the share of the lost accuracy the defense wins back (mean over "
+              "seeds); click one to load that pair above.",
+        graph=dcc.Loading(dcc.Graph(id=ids.GRAPH_MATRIX, config=GRAPH_CONFIG,
+                                    figure=message_figure("no matrix yet: press Run matrix",
+                                                          height=360)),
+                          type="dot", delay_show=500))
 
 
 def export_card() -> dbc.Card:
