@@ -57,11 +57,14 @@ URL = "url"
 SHARE_LINK = "share-link"
 COPY_LINK = "copy-link"
 
-# exports (each button has a dcc.Download with id f"{button}-file")
+# exports
 EXPORT_TRAINING = "export-training"
 EXPORT_JSON = "export-json"
 EXPORT_REPORT = "export-report"
+EXPORT_PNG = "export-png"
 EXPORT_SWEEP = "export-sweep"
+EXPORT_FILE = "export-file"
+EXPORT_INFO = "export-info"
 
 # attack x defense matrix
 GRAPH_MATRIX = "graph-matrix"

@@ -245,17 +245,20 @@ def matrix_card() -> dbc.Card:
 
 def export_card() -> dbc.Card:
     def button(cid: str, text: str):
-        return html.Span([dbc.Button(text, id=cid, size="sm", color="secondary", outline=True,
-                                     className="me-2 mb-1"), dcc.Download(id=f"{cid}-file")])
+        return dbc.Button(text, id=cid, size="sm", color="secondary", outline=True,
+                          className="me-2 mb-1")
 
     return dbc.Card(dbc.CardBody([
         html.H6("Export", className="card-title"),
         button(ids.EXPORT_TRAINING, "Poisoned training set (CSV)"),
         button(ids.EXPORT_JSON, "Experiment (JSON)"),
         button(ids.EXPORT_REPORT, "Report (HTML)"),
+        button(ids.EXPORT_PNG, "Figures (PNG, zip)"),
         button(ids.EXPORT_SWEEP, "Sweep table (CSV)"),
+        dcc.Loading(html.Div(id=ids.EXPORT_INFO, className="upload-error"), type="dot"),
+        dcc.Download(id=ids.EXPORT_FILE),
         html.Div("The JSON re-runs exactly: python -m core run --config FILE.json. Each chart's "
-                 "camera icon saves it as PNG.", className="control-hint"),
+                 "camera icon also saves it as PNG from your browser.", className="control-hint"),
     ]), className="shadow-sm mt-3")
 
 

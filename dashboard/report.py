@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import os
 from datetime import datetime, timezone
 
 import pandas as pd
@@ -65,3 +66,50 @@ def html_report(result: ExperimentResult, sweep: pd.DataFrame | None = None) -> 
         f"<h2>Configuration</h2>{_table(c.to_dict().items())}"
         "</body></html>"
     )
+
+
+class ImageExportUnavailable(RuntimeError):
+    """Static image export needs kaleido and a Chromium it can start."""
+
+
+def png_zip(result: ExperimentResult, sweep: pd.DataFrame | None = None) -> bytes:
+    """The three panels (and the sweep, if given) as PNG files in one zip, via kaleido.
+
+    Raises :class:`ImageExportUnavailable` with a message for the user when kaleido or a
+    Chromium browser is missing (kaleido finds Debian's /usr/bin/chromium itself;
+    ``BROWSER_PATH`` overrides it).
+    """
+    import io
+    import zipfile
+
+    try:
+        import kaleido  # noqa: F401  (plotly's image engine)
+    except ImportError as exc:
+        raise ImageExportUnavailable("PNG export needs the kaleido package "
+                                     "(pip install kaleido).") from exc
+    accs = dict(zip(PANELS, (result.clean_accuracy, result.poisoned_accuracy,
+                             result.defended_accuracy)))
+    figures = {}
+    for p in PANELS:
+        fig = decision_panel(result, p, height=460)
+        fig.update_layout(title=dict(text=f"{p.capitalize()} model: {accs[p]:.1%} test accuracy",
+                                     x=0.02), margin=dict(t=48))
+        figures[f"{p}-model.png"] = fig
+    if sweep is not None and len(sweep):
+        figures["sweep.png"] = sweep_figure(sweep, current_rate=result.config.poison_rate)
+    import tempfile
+
+    buffer = io.BytesIO()
+    with tempfile.TemporaryDirectory(prefix="poisonlab-png-") as tmp:
+        paths = [os.path.join(tmp, name) for name in figures]
+        try:  # one browser start for all figures
+            pio.write_images(list(figures.values()), paths, format="png", width=560, scale=2)
+        except Exception as exc:  # kaleido raises its own error types when no browser starts
+            raise ImageExportUnavailable(
+                "PNG export needs a Chromium browser on the server (e.g. apt-get install "
+                f"chromium); it could not start one ({type(exc).__name__}: {exc}). Each "
+                "chart's camera icon still saves a PNG from your browser.") from exc
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name, path in zip(figures, paths):
+                zf.write(path, name)
+    return buffer.getvalue()

@@ -71,3 +71,30 @@ def test_dashboard_exports():
     assert "<script src=" not in report and "<link " not in report  # all inline: opens offline
     assert report.count("Plotly.newPlot") == 3
     assert export_file("sweep", store, None) is None and export_file("json", None) is None
+
+
+@pytest.mark.browser  # kaleido drives the machine's Chromium
+def test_png_export_zips_one_image_per_panel():
+    import zipfile
+    from dashboard.callbacks.export import export_file
+    payload = export_file("png", {"config": SMALL.to_dict()})
+    import base64
+    data = base64.b64decode(payload["content"]) if payload.get("base64") else payload["content"]
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    assert names == ["clean-model.png", "poisoned-model.png", "defended-model.png"]
+    assert zipfile.ZipFile(io.BytesIO(data)).read(names[0])[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_png_export_without_a_browser_says_so(monkeypatch):
+    import plotly.io as pio
+    from dashboard.callbacks.export import on_export
+
+    def no_browser(*args, **kwargs):
+        raise RuntimeError("no chrome found")
+
+    monkeypatch.setattr(pio, "write_images", no_browser)
+    download, message = on_export("export-png", {"config": SMALL.to_dict()}, None)
+    from dash import no_update
+    assert download is no_update and "needs a Chromium browser" in message
+    assert on_export("export-sweep", {"config": SMALL.to_dict()}, None)[1].startswith(
+        "Nothing to export yet: run a sweep first")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-from dash import Dash, Input, Output, State, dcc, no_update
+from dash import Dash, Input, Output, State, ctx, dcc, no_update
 
 from core import ExperimentConfig, __version__
 from core.export import experiment_document, poisoned_training_frame, to_safe_csv
 from dashboard import ids
 from dashboard.callbacks.experiment import compute
-from dashboard.report import html_report
+from dashboard.report import ImageExportUnavailable, html_report, png_zip
 
 
 def _config(store: dict | None) -> ExperimentConfig | None:
@@ -28,7 +28,10 @@ def _stem(config: ExperimentConfig) -> str:
 
 
 def export_file(kind: str, store: dict | None, sweep: dict | None = None) -> dict | None:
-    """The dcc.Download payload for ``kind`` (training, json, report, sweep), or None."""
+    """The dcc.Download payload for ``kind`` (training, json, report, png, sweep), or None.
+
+    Raises :class:`ImageExportUnavailable` for ``png`` when no browser can render it.
+    """
     config = _config(store)
     if config is None:
         return None
@@ -44,22 +47,42 @@ def export_file(kind: str, store: dict | None, sweep: dict | None = None) -> dic
     if kind == "json":
         doc = experiment_document(result, version=__version__)
         return dcc.send_string(json.dumps(doc, indent=2, sort_keys=True), f"{_stem(config)}.json")
+    summary = pd.DataFrame(sweep["summary"]) if sweep and "summary" in sweep else None
     if kind == "report":
-        summary = pd.DataFrame(sweep["summary"]) if sweep and "summary" in sweep else None
         return dcc.send_string(html_report(result, summary), f"{_stem(config)}-report.html")
+    if kind == "png":
+        return dcc.send_bytes(png_zip(result, summary), f"{_stem(config)}-figures.zip")
     raise ValueError(f"unknown export {kind!r}")
 
 
-def register(app: Dash) -> None:
-    for kind, button in (("training", ids.EXPORT_TRAINING), ("json", ids.EXPORT_JSON),
-                         ("report", ids.EXPORT_REPORT), ("sweep", ids.EXPORT_SWEEP)):
-        def download(_n, store, sweep, kind=kind):
-            return export_file(kind, store, sweep) or no_update
+EXPORTS = {ids.EXPORT_TRAINING: "training", ids.EXPORT_JSON: "json",
+           ids.EXPORT_REPORT: "report", ids.EXPORT_PNG: "png", ids.EXPORT_SWEEP: "sweep"}
 
-        app.callback(
-            Output(f"{button}-file", "data"),
-            Input(button, "n_clicks"),
-            State("config-store", "data"),
-            State(ids.SWEEP_STORE, "data"),
-            prevent_initial_call=True,
-        )(download)
+
+def on_export(button: str | None, store: dict | None, sweep: dict | None) -> tuple:
+    """(download, message) for the export button that was pressed."""
+    kind = EXPORTS.get(button)
+    if kind is None:
+        return no_update, no_update
+    try:
+        payload = export_file(kind, store, sweep)
+    except ImageExportUnavailable as exc:
+        return no_update, str(exc)
+    if payload is None:
+        what = "run a sweep first" if kind == "sweep" else "fix the settings above first"
+        return no_update, f"Nothing to export yet: {what}."
+    return payload, ""
+
+
+def register(app: Dash) -> None:
+    @app.callback(
+        Output(ids.EXPORT_FILE, "data"),
+        Output(ids.EXPORT_INFO, "children"),
+        *(Input(button, "n_clicks") for button in EXPORTS),
+        State("config-store", "data"),
+        State(ids.SWEEP_STORE, "data"),
+        prevent_initial_call=True,
+    )
+    def export(*args):
+        *_clicks, store, sweep = args
+        return on_export(ctx.triggered_id, store, sweep)
