@@ -8,7 +8,7 @@ from dash import Dash, DiskcacheManager
 
 from dashboard.cache import background_cache
 from dashboard.callbacks import register
-from dashboard.layout import build_layout
+from dashboard.layout import MAX_UPLOAD_BYTES, build_layout
 
 ASSETS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets")
 
@@ -37,6 +37,8 @@ def create_app() -> Dash:
         background_callback_manager=background_manager(),
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
+    # an upload arrives base64-encoded inside JSON: 4/3 of the file plus a little
+    app.server.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_BYTES * 4 // 3 + 2**20
     app.layout = build_layout()
     register(app)
 

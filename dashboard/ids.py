@@ -63,6 +63,7 @@ EXPORT_JSON = "export-json"
 EXPORT_REPORT = "export-report"
 EXPORT_PNG = "export-png"
 EXPORT_SWEEP = "export-sweep"
+EXPORT_MATRIX = "export-matrix"
 EXPORT_FILE = "export-file"
 EXPORT_INFO = "export-info"
 

@@ -64,8 +64,9 @@ def controls_card(values: dict) -> dbc.Card:
                                                  "value": CSV}],
                                        value=values[ids.DATASET], clearable=False,
                                        searchable=False)),
-        dcc.Upload(id=ids.UPLOAD, children=html.Div(["Drop a CSV here or ",
-                                                     html.A("choose a file")]),
+        dcc.Upload(id=ids.UPLOAD, children=html.Div([
+            "Drop a CSV here or ", html.A("choose a file"),
+            html.Span(f" (up to {MAX_UPLOAD_BYTES // 2**20} MB)", className="text-muted")]),
                    max_size=MAX_UPLOAD_BYTES, accept=".csv,.tsv,.txt,text/csv",
                    className="upload-box"),
         html.Div(id=ids.UPLOAD_INFO, className="upload-info"),
@@ -255,6 +256,7 @@ def export_card() -> dbc.Card:
         button(ids.EXPORT_REPORT, "Report (HTML)"),
         button(ids.EXPORT_PNG, "Figures (PNG, zip)"),
         button(ids.EXPORT_SWEEP, "Sweep table (CSV)"),
+        button(ids.EXPORT_MATRIX, "Matrix table (CSV)"),
         dcc.Loading(html.Div(id=ids.EXPORT_INFO, className="upload-error"), type="dot"),
         dcc.Download(id=ids.EXPORT_FILE),
         html.Div("The JSON re-runs exactly: python -m core run --config FILE.json. Each chart's "

@@ -98,3 +98,21 @@ def test_png_export_without_a_browser_says_so(monkeypatch):
     assert download is no_update and "needs a Chromium browser" in message
     assert on_export("export-sweep", {"config": SMALL.to_dict()}, None)[1].startswith(
         "Nothing to export yet: run a sweep first")
+
+
+def test_matrix_table_export():
+    from dashboard.callbacks.export import on_export
+    matrix = {"table": {"attack": ["alfa"], "defense": ["sphere"], "recovered_mean": [0.5]}}
+    download, message = on_export("export-matrix", {"config": SMALL.to_dict()}, None, matrix)
+    assert message == "" and download["filename"].endswith("matrix.csv")
+    assert download["content"].splitlines()[0] == "attack,defense,recovered_mean"
+    assert "run the matrix first" in on_export("export-matrix", {"config": SMALL.to_dict()},
+                                               None, None)[1]
+
+
+def test_oversized_requests_are_refused_at_the_http_layer():
+    from dashboard.app import app
+    limit = app.server.config["MAX_CONTENT_LENGTH"]
+    resp = app.server.test_client().post("/_dash-update-component", data=b"x" * (limit + 1),
+                                         content_type="application/json")
+    assert resp.status_code == 413

@@ -27,8 +27,11 @@ def _stem(config: ExperimentConfig) -> str:
     return f"poisonlab-{config.dataset}-{config.attack}-{config.defense}-seed{config.seed}"
 
 
-def export_file(kind: str, store: dict | None, sweep: dict | None = None) -> dict | None:
-    """The dcc.Download payload for ``kind`` (training, json, report, png, sweep), or None.
+def export_file(kind: str, store: dict | None, sweep: dict | None = None,
+                matrix: dict | None = None) -> dict | None:
+    """The dcc.Download payload for ``kind`` (training, json, report, png, sweep, matrix).
+
+    None when there is nothing to export (no valid settings, no sweep or matrix yet).
 
     Raises :class:`ImageExportUnavailable` for ``png`` when no browser can render it.
     """
@@ -40,6 +43,11 @@ def export_file(kind: str, store: dict | None, sweep: dict | None = None) -> dic
             return None
         return dcc.send_string(to_safe_csv(pd.DataFrame(sweep["summary"])),
                                f"{_stem(config)}-sweep.csv")
+    if kind == "matrix":
+        if not matrix or "table" not in matrix:
+            return None
+        return dcc.send_string(to_safe_csv(pd.DataFrame(matrix["table"])),
+                               f"poisonlab-{config.dataset}-matrix.csv")
     result, _ = compute(config)
     if kind == "training":
         return dcc.send_string(to_safe_csv(poisoned_training_frame(result)),
@@ -56,20 +64,23 @@ def export_file(kind: str, store: dict | None, sweep: dict | None = None) -> dic
 
 
 EXPORTS = {ids.EXPORT_TRAINING: "training", ids.EXPORT_JSON: "json",
-           ids.EXPORT_REPORT: "report", ids.EXPORT_PNG: "png", ids.EXPORT_SWEEP: "sweep"}
+           ids.EXPORT_REPORT: "report", ids.EXPORT_PNG: "png", ids.EXPORT_SWEEP: "sweep",
+           ids.EXPORT_MATRIX: "matrix"}
 
 
-def on_export(button: str | None, store: dict | None, sweep: dict | None) -> tuple:
+def on_export(button: str | None, store: dict | None, sweep: dict | None,
+              matrix: dict | None = None) -> tuple:
     """(download, message) for the export button that was pressed."""
     kind = EXPORTS.get(button)
     if kind is None:
         return no_update, no_update
     try:
-        payload = export_file(kind, store, sweep)
+        payload = export_file(kind, store, sweep, matrix)
     except ImageExportUnavailable as exc:
         return no_update, str(exc)
     if payload is None:
-        what = "run a sweep first" if kind == "sweep" else "fix the settings above first"
+        what = {"sweep": "run a sweep first", "matrix": "run the matrix first"}.get(
+            kind, "fix the settings above first")
         return no_update, f"Nothing to export yet: {what}."
     return payload, ""
 
@@ -81,8 +92,9 @@ def register(app: Dash) -> None:
         *(Input(button, "n_clicks") for button in EXPORTS),
         State("config-store", "data"),
         State(ids.SWEEP_STORE, "data"),
+        State(ids.MATRIX_STORE, "data"),
         prevent_initial_call=True,
     )
     def export(*args):
-        *_clicks, store, sweep = args
-        return on_export(ctx.triggered_id, store, sweep)
+        *_clicks, store, sweep, matrix = args
+        return on_export(ctx.triggered_id, store, sweep, matrix)
