@@ -46,6 +46,14 @@ def create_app() -> Dash:
     def healthz():
         return {"status": "ok"}
 
+    @app.server.after_request
+    def security_headers(response):
+        """No MIME sniffing, no framing by other sites, no full URLs leaked in Referer."""
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
     return app
 
 

@@ -419,3 +419,11 @@ def test_the_bench_request_matches_the_compute_callback(client):
     from dashboard.bench import request_body
     resp = client.post("/_dash-update-component", json=request_body(SMALL))
     assert resp.status_code == 200 and "graph-clean" in resp.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", ["/", "/healthz", "/_dash-layout"])
+def test_security_headers_on_every_response(client, path):
+    resp = client.get(path)
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert resp.headers["Referrer-Policy"] == "same-origin"
