@@ -427,3 +427,17 @@ def test_security_headers_on_every_response(client, path):
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
     assert resp.headers["X-Frame-Options"] == "SAMEORIGIN"
     assert resp.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_a_large_uploaded_csv_goes_to_the_background(tmp_path):
+    import base64
+    from dashboard.callbacks.upload import handle_upload
+    rows = "\n".join(f"{i % 7},{(i * 13) % 11},{i % 2}" for i in range(4000))
+    raw = f"a,b,label\n{rows}\n".encode()
+    token = handle_upload("data:text/csv;base64," + base64.b64encode(raw).decode(), "big.csv")[0]
+    values = controls_from_config(SMALL)
+    values.update({ids.DATASET: "csv", ids.DATA: token, ids.CSV_LABEL: "label"})
+    assert runs_in_background(config_from_controls(values))  # ~2,400 training rows
+    token = handle_upload(_upload("good_binary.csv"), "small.csv")[0]
+    values[ids.DATA] = token
+    assert not runs_in_background(config_from_controls(values))

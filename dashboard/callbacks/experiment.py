@@ -10,7 +10,10 @@ from dash import Dash, Input, Output, State, html, no_update
 
 from core import ExperimentConfig, ExperimentResult, run_experiment
 from dashboard import ids
+from core.data_io import CSVLimits
+from core.datasets import CSV
 from dashboard.cache import results_cache
+from dashboard.callbacks.upload import upload_table
 from dashboard.figures import PANELS, decision_panel_spec, message_figure
 
 CACHE_SIZE = 48  # per worker process; each entry is one result with its three figures
@@ -21,7 +24,10 @@ SLOW_TRAINING_POINTS = 1500
 
 def runs_in_background(config: ExperimentConfig) -> bool:
     """Configs that may take over ~1 s run as background jobs (progress bar, cancellable)."""
-    n_train = config.n_samples * (1 - config.test_fraction - config.trusted_fraction)
+    n_rows = config.n_samples
+    if config.dataset == CSV:  # n_samples does not apply: the file (capped) decides
+        n_rows = min(len(upload_table(config.data)[0]), CSVLimits().max_train_rows)
+    n_train = n_rows * (1 - config.test_fraction - config.trusted_fraction)
     return config.attack in SLOW_ATTACKS or n_train > SLOW_TRAINING_POINTS
 
 

@@ -39,7 +39,8 @@ def guess_label(columns: list[str]) -> str:
 
 
 @functools.lru_cache(maxsize=8)
-def _table(path: str):
+def upload_table(path: str):
+    """The parsed upload (frame, notes), cached: several callbacks read the same file."""
     return read_csv_table(path)
 
 
@@ -81,7 +82,7 @@ def _problem(text: str) -> Any:
 def column_options(token: str | None) -> tuple[list, list]:
     """Label options (every column) and feature options (numeric columns) for an upload."""
     try:
-        frame, _ = _table(upload_path(token))
+        frame, _ = upload_table(upload_path(token))
     except (ValueError, DataError):
         return [], []
     columns = [str(c) for c in frame.columns]
@@ -91,7 +92,7 @@ def column_options(token: str | None) -> tuple[list, list]:
 
 def positive_options(label: str | None, token: str | None) -> list:
     try:
-        frame, _ = _table(upload_path(token))
+        frame, _ = upload_table(upload_path(token))
     except (ValueError, DataError):
         return []
     if label not in frame.columns:
