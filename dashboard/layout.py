@@ -116,7 +116,7 @@ def controls_card(values: dict) -> dbc.Card:
                                              values[ids.KNN_THRESHOLD],
                                              marks={0.55: "55%", 0.75: "75%", 1: "100%"},
                                              pct=True),
-                   hint="share of neighbours that must disagree"),
+                   hint="share of neighbours that must disagree, less the estimated flip rate"),
         ], id="knn-fields"),
         html.Hr(),
         html.H6("Model", className="section-title"),
