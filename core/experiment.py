@@ -42,8 +42,8 @@ class ExperimentConfig:
     poison_rate: float = 0.2
     defense: str = "knn_sanitize"
     contamination: float | str = "auto"
-    knn_k: int = 20
-    knn_threshold: float = 0.85
+    knn_k: int = 10
+    knn_threshold: float = 0.6
     model: str = "svm"
     kernel: str = "rbf"
     C: float = 1.0
