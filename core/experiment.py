@@ -16,7 +16,7 @@ from core.attacks import ATTACKS, make_attack
 from core.data_io import load_csv_dataset
 from core.datasets import CSV, DATASETS, Dataset, make_dataset
 from core.defenses import DEFENSES, check_contamination, defense_from_config
-from core.metrics import DetectionMetrics, detection_metrics
+from core.metrics import DetectionMetrics, detection_metrics, target_success_rate
 from core.models import KERNELS, MODELS, check_gamma, decision_values, fit_clone, make_model
 from core.views import View, make_view
 
@@ -195,6 +195,12 @@ class ExperimentResult:
     view: View | None = None  # how X maps to the grid's 2-D plane
     poison_path: np.ndarray | None = None  # optimizing attacks: (steps, n_poison, n_features)
     data_notes: tuple[str, ...] = ()  # what loading the user's data fixed (dropped rows, ...)
+    # targeted attacks: the target points, the label the attacker wants for them, their
+    # rows in the clean training set, and the share of them each model gives that label
+    targets: np.ndarray | None = None
+    target_label: int | None = None
+    target_index: np.ndarray | None = None
+    target_success: dict[str, float] | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -222,6 +228,8 @@ class ExperimentResult:
             "n_poison": self.n_poison,
             "detection": {**self.detection.to_dict(), "relabels": self.relabels},
             **({"data_notes": list(self.data_notes)} if self.data_notes else {}),
+            **({"target_success": dict(self.target_success), "n_targets": len(self.targets)}
+               if self.target_success is not None else {}),
         }
 
     def to_dict(self, *, arrays: bool = False, timings: bool = False) -> dict[str, Any]:
@@ -254,6 +262,7 @@ class Prepared:
     trusted: tuple[np.ndarray, np.ndarray] | None
     model: Any
     notes: list[str]
+    rows_test: np.ndarray | None = None  # positions of X_test in the generated table
 
 
 def prepare(config: ExperimentConfig) -> Prepared:
@@ -271,17 +280,18 @@ def prepare(config: ExperimentConfig) -> Prepared:
     else:
         data = make_dataset(config.dataset, n_samples=config.n_samples, noise=config.noise,
                             test_fraction=config.test_fraction, random_state=data_seed)
-    X_test, y_test, trusted = data.X_test, data.y_test, None
+    X_test, y_test, trusted, rows_test = data.X_test, data.y_test, None, data.rows_test
     if config.trusted_fraction > 0:  # the defender's known-clean sample, never tested on
         n_total = len(data.y_train) + len(data.y_test)
         n_trusted = max(2, int(round(config.trusted_fraction * n_total)))
-        X_test, X_tr, y_test, y_tr = train_test_split(
-            data.X_test, data.y_test, test_size=n_trusted, stratify=data.y_test,
-            random_state=data_seed)
+        X_test, X_tr, y_test, y_tr, keep, _ = train_test_split(
+            data.X_test, data.y_test, np.arange(len(data.y_test)), test_size=n_trusted,
+            stratify=data.y_test, random_state=data_seed)
         trusted = (X_tr, y_tr)
+        rows_test = None if rows_test is None else rows_test[keep]
     model = make_model(config.model, kernel=config.kernel, C=config.C, gamma=config.gamma,
                        degree=config.degree)
-    return Prepared(data, X_test, y_test, trusted, model, notes)
+    return Prepared(data, X_test, y_test, trusted, model, notes, rows_test)
 
 
 def run_experiment(config: ExperimentConfig, *,
@@ -298,8 +308,10 @@ def run_experiment(config: ExperimentConfig, *,
     4. Sanitize the poisoned set with ``config.defense`` and fit the defended
        model on what it keeps.
     5. Measure the three test accuracies, the defense's detection metrics
-       against the true poison mask and (if ``grid_resolution`` > 0) the three
-       decision-function grids over the bounding box of all points.
+       against the true poison mask, for a targeted attack the share of its
+       targets each model gives the attacker's label (``target_success``), and
+       (if ``grid_resolution`` > 0) the three decision-function grids over the
+       bounding box of all points.
     """
     if not isinstance(config, ExperimentConfig):
         raise TypeError(f"expected an ExperimentConfig, got {type(config).__name__}")
@@ -348,6 +360,10 @@ def run_experiment(config: ExperimentConfig, *,
 
     models = (clean_model, poisoned_model, defended_model)
     clean_acc, poisoned_acc, defended_acc = (float(m.score(X_test, y_test)) for m in models)
+    target_success = None
+    if poisoned.targets is not None:
+        target_success = {name: target_success_rate(m, poisoned.targets, poisoned.target_label)
+                          for name, m in zip(("clean", "poisoned", "defended"), models, strict=True)}
     lap("score")
 
     grid = None
@@ -387,5 +403,9 @@ def run_experiment(config: ExperimentConfig, *,
         view=view,
         poison_path=poisoned.path,
         data_notes=tuple(data_notes),
+        targets=poisoned.targets,
+        target_label=poisoned.target_label,
+        target_index=poisoned.target_index,
+        target_success=target_success,
         timings=timings,
     )

@@ -12,7 +12,7 @@ from core._validation import check_choice, check_real
 from core.attacks import ATTACKS, make_attack
 from core.defenses import DEFENSES, defense_from_config
 from core.experiment import ExperimentConfig, derive_seeds, prepare
-from core.metrics import detection_metrics
+from core.metrics import detection_metrics, target_success_rate
 from core.models import fit_clone
 from core.sweeps import check_seeds
 
@@ -28,11 +28,12 @@ MATRIX_TRUSTED_FRACTION = 0.1
 RUN_COLUMNS: tuple[str, ...] = (
     "attack", "defense", "seed", "n_poison", "n_test", "clean_accuracy", "poisoned_accuracy",
     "defended_accuracy", "precision", "recall", "f1", "n_flagged", "n_clean_lost", "roc_auc",
-    "average_precision",
+    "average_precision", "target_success_poisoned", "target_success_defended",
 )
 
 _STATS = ("clean_accuracy", "poisoned_accuracy", "defended_accuracy", "drop", "recovered", "f1",
-          "precision", "recall", "roc_auc", "average_precision")
+          "precision", "recall", "roc_auc", "average_precision", "target_success_poisoned",
+          "target_success_defended")
 
 #: one row per (attack, defense): what :func:`run_matrix` returns
 MATRIX_COLUMNS: tuple[str, ...] = (
@@ -71,6 +72,13 @@ def _attack_rows(config: ExperimentConfig, defenses: Sequence[str]) -> list[dict
         data.X_train, data.y_train, model=model, random_state=attack_seed)
     poisoned_model = fit_clone(model, poisoned.X, poisoned.y)
     poisoned_acc = float(poisoned_model.score(X_test, y_test))
+
+    def success(m) -> float:  # NaN for untargeted attacks
+        if poisoned.targets is None:
+            return np.nan
+        return target_success_rate(m, poisoned.targets, poisoned.target_label)
+
+    success_poisoned = success(poisoned_model)
     rows = []
     for name in defenses:
         report = defense_from_config(config.replace(defense=name)).sanitize(
@@ -88,6 +96,8 @@ def _attack_rows(config: ExperimentConfig, defenses: Sequence[str]) -> list[dict
             "n_flagged": d.n_flagged, "n_clean_lost": d.n_clean_lost,
             "roc_auc": np.nan if d.roc_auc is None else d.roc_auc,
             "average_precision": np.nan if d.average_precision is None else d.average_precision,
+            "target_success_poisoned": success_poisoned,
+            "target_success_defended": success(defended),
         })
     return rows
 
@@ -220,7 +230,10 @@ def run_matrix(
         poisoned and defended test accuracies, ``drop`` (clean - poisoned),
         ``recovered`` (share of the drop won back; NaN when the attack took
         less than one test point, see :func:`summarize_matrix`), and the
-        detection ``f1``, ``precision``, ``recall``, ``roc_auc``, ``average_precision``.
+        detection ``f1``, ``precision``, ``recall``, ``roc_auc``, ``average_precision``;
+        for targeted attacks (``targeted_injection``) ``target_success_poisoned`` and
+        ``target_success_defended``, the share of the attack's targets the poisoned and
+        the defended model give the attacker's label (NaN for untargeted attacks).
     """
     runs = matrix_runs(config, attacks, defenses, rate, seeds, n_jobs=n_jobs, progress=progress)
     rate = config.poison_rate if rate is None else float(rate)

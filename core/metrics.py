@@ -14,7 +14,7 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-__all__ = ["DetectionMetrics", "detection_metrics", "detection_curves"]
+__all__ = ["DetectionMetrics", "detection_metrics", "detection_curves", "target_success_rate"]
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,18 @@ def detection_metrics(is_poison: np.ndarray, is_clean: np.ndarray, *,
         roc_auc=auc,
         average_precision=ap,
     )
+
+
+def target_success_rate(model, targets: np.ndarray, target_label: int) -> float:
+    """Share of a targeted attack's ``targets`` that ``model`` classifies as ``target_label``.
+
+    The success measure of targeted (integrity) poisoning: 0 = every target
+    still gets its honest label, 1 = the attacker got all of them.
+    """
+    targets = np.asarray(targets, dtype=float)
+    if targets.ndim != 2 or len(targets) == 0:
+        raise ValueError(f"targets has shape {targets.shape}; expected (n_targets, n_features)")
+    return float(np.mean(model.predict(targets) == target_label))
 
 
 def _floats(a: np.ndarray) -> list:
