@@ -40,6 +40,10 @@ class Dataset:
         One name per column of ``X``.
     class_names : tuple of str
         ``class_names[k]`` is the meaning of label ``k``.
+    rows_train, rows_test : ndarray of int or None
+        Positions of the training and test points in the generated table
+        (for ``loan``: rows of :func:`make_loan_frame`, which carries the loan
+        amounts); None when not tracked.
     """
 
     name: str
@@ -49,6 +53,8 @@ class Dataset:
     y_test: np.ndarray
     feature_names: tuple[str, ...]
     class_names: tuple[str, str]
+    rows_train: np.ndarray | None = None
+    rows_test: np.ndarray | None = None
 
     @property
     def n_features(self) -> int:
@@ -226,6 +232,7 @@ def make_dataset(
     X, y = spec.make(n_samples, noise, rs)
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=np.int64)
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=test_fraction, random_state=rs, stratify=y)
-    return Dataset(name, X_train, y_train, X_test, y_test, spec.feature_names, spec.class_names)
+    X_train, X_test, y_train, y_test, rows_train, rows_test = train_test_split(
+        X, y, np.arange(len(y)), test_size=test_fraction, random_state=rs, stratify=y)
+    return Dataset(name, X_train, y_train, X_test, y_test, spec.feature_names, spec.class_names,
+                   rows_train, rows_test)
