@@ -18,9 +18,12 @@ def post_worker_init(worker):
     from werkzeug.test import Client
 
     Client(worker.wsgi).get("/")
-    # compute the page's default view once, so the first visitor of each worker waits for
-    # nothing (results are memoized per worker by config)
+    Client(worker.wsgi).get("/story/")  # the story's Dash app has the same one-time setup
+    # compute the page's default view and the story's default seed once, so the first
+    # visitor of each worker waits for nothing (both are memoized per worker)
     from dashboard.callbacks.experiment import compute
     from dashboard.state import default_config
+    from dashboard.story import story_for
 
     compute(default_config())
+    story_for(0)

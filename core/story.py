@@ -71,8 +71,12 @@ class StoryFrame:
 
     n_fake: int
     z: np.ndarray  # decision function on the story's grid (positive = approve)
-    targets_approved: int
+    approved: np.ndarray  # per target: does this model approve it?
     accuracy: float
+
+    @property
+    def targets_approved(self) -> int:
+        return int(self.approved.sum())
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,6 +88,7 @@ class LoanStory:
     ranking: list[dict[str, Any]]  # one row per candidate defense, best first
     numbers: dict[str, Any]
     target_amounts: np.ndarray
+    target_approved: dict[str, np.ndarray]  # per stage (clean, poisoned, defended), per target
     loss_given_default: float
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -102,6 +107,12 @@ class LoanStory:
                 "numbers": self.numbers, "ranking": self.ranking,
                 "frames": [{"n_fake": f.n_fake, "targets_approved": f.targets_approved,
                             "accuracy": f.accuracy} for f in self.frames],
+                "targets": [{"credit_score": float(x[0]), "debt_to_income": float(x[1]),
+                             "loan_amount": float(a),
+                             **{f"approved_{k}": bool(v[i]) for k, v in
+                                self.target_approved.items()}}
+                            for i, (x, a) in enumerate(zip(self.result.targets,
+                                                           self.target_amounts, strict=True))],
                 "config": self.result.config.to_dict()}
 
 
@@ -200,7 +211,7 @@ def loan_story(seed: int = 0, *, n_applications: int = 500, fake_rate: float = 0
             np.concatenate([y_clean, np.full(k, fake_label, dtype=y_clean.dtype)]))
         bounds = np.array([[grid.x[0], grid.y[0]], [grid.x[-1], grid.y[-1]]])
         _, _, z = decision_grid((m,), bounds, len(grid.x))
-        frames.append(StoryFrame(int(k), z, int((m.predict(result.targets) == fake_label).sum()),
+        frames.append(StoryFrame(int(k), z, m.predict(result.targets) == fake_label,
                                  float(m.score(result.X_test, result.y_test))))
     timings["frames"] = time.perf_counter() - t0 - timings["rank"] - timings["run"]
 
@@ -210,10 +221,11 @@ def loan_story(seed: int = 0, *, n_applications: int = 500, fake_rate: float = 0
         "n_targets": len(result.targets), "target_total": float(target_amounts.sum()),
         "target_mean": float(target_amounts.mean()),
     }
+    target_approved = {}
     for stage, m in (("clean", clean_model), ("poisoned", poisoned_model),
                      ("defended", defended_model)):
         book = _book(m, result.X_test, result.y_test, book_amounts, lgd)
-        approved = m.predict(result.targets) == fake_label
+        approved = target_approved[stage] = m.predict(result.targets) == fake_label
         book["targets_approved"] = int(approved.sum())
         book["fraud_loss"] = float(target_amounts[approved].sum())
         book["expected_loss"] = book["fraud_loss"] + book["credit_loss"]
@@ -233,4 +245,5 @@ def loan_story(seed: int = 0, *, n_applications: int = 500, fake_rate: float = 0
     numbers["loss_avoided"] = numbers["poisoned"]["expected_loss"] - \
         numbers["defended"]["expected_loss"]
     timings["total"] = time.perf_counter() - t0
-    return LoanStory(result, tuple(frames), ranking, numbers, target_amounts, lgd, timings)
+    return LoanStory(result, tuple(frames), ranking, numbers, target_amounts, target_approved, lgd,
+                     timings)

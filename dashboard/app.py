@@ -9,6 +9,7 @@ from dash import Dash, DiskcacheManager
 from dashboard.cache import background_cache
 from dashboard.callbacks import register
 from dashboard.layout import MAX_UPLOAD_BYTES, build_layout
+from dashboard.story import create_story_app
 
 ASSETS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets")
 
@@ -41,6 +42,7 @@ def create_app() -> Dash:
     app.server.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_BYTES * 4 // 3 + 2**20
     app.layout = build_layout()
     register(app)
+    app.story = create_story_app(app.server, ASSETS)  # /story/, the guided walkthrough
 
     @app.server.route("/healthz")
     def healthz():

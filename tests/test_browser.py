@@ -139,3 +139,40 @@ def test_matrix_heatmap_runs_and_a_click_loads_the_pair(page: Page, live_app, pa
     expect(page).to_have_url(re.compile(r"attack=alfa.*defense=sphere"))
     expect(page.locator("#attack")).to_contain_text("alfa")
     assert page_errors == []
+
+
+def test_story_walks_all_steps_with_live_numbers(page: Page, live_app, page_errors, tmp_path):
+    from dashboard.story import STEPS, money, pct, story_for
+
+    n = story_for(0).numbers
+    page.goto(live_app + "/story?step=1&seed=0")
+    expect(page.locator("#story-title")).to_have_text("1. The model")
+    expect(page.locator("#story-numbers")).to_contain_text(pct(n["clean"]["accuracy"]))
+    expect(page.locator("#story-back")).to_be_disabled()
+    live = {2: str(n["n_fake"]), 3: money(n["loss_added"]), 4: money(n["loss_avoided"]),
+            5: money(n["defended"]["expected_loss"])}
+    for step in range(2, 6):
+        if step % 2:  # alternate the button and the arrow key
+            page.keyboard.press("ArrowRight")
+        else:
+            page.click("#story-next")
+        expect(page.locator("#story-title")).to_have_text(f"{step}. {STEPS[step - 1]}")
+        expect(page).to_have_url(re.compile(rf"/story/\?step={step}&seed=0$"))
+        expect(page.locator("#story-numbers")).to_contain_text(live[step])
+        page.wait_for_function(f"({N_TRACES})('story-graph') >= 2")
+    expect(page.locator("#story-next")).to_be_disabled()
+    page.keyboard.press("ArrowLeft")
+    expect(page.locator("#story-title")).to_have_text("4. The defense")
+    # the step 2 slider refits the boundary as the fakes accumulate, all in the browser
+    page.click(".story-pill >> nth=1")
+    expect(page.locator("#story-title")).to_have_text("2. The attack")
+    page.wait_for_function(f"({N_TRACES})('story-graph') >= 2")
+    page.screenshot(path=tmp_path / "story-attack.png", full_page=True)
+    # presenter mode: from the URL, controls hidden, back again with the button
+    page.goto(live_app + "/story/?step=3&seed=0&present=1")
+    expect(page.locator("#story-root")).to_have_class("story-root present")
+    expect(page.locator("#story-seed")).to_be_hidden()
+    page.click("#story-present")
+    expect(page.locator("#story-root")).to_have_class("story-root")
+    expect(page).to_have_url(re.compile(r"step=3&seed=0$"))
+    assert page_errors == []
