@@ -441,3 +441,19 @@ def test_a_large_uploaded_csv_goes_to_the_background(tmp_path):
     token = handle_upload(_upload("good_binary.csv"), "small.csv")[0]
     values[ids.DATA] = token
     assert not runs_in_background(config_from_controls(values))
+
+
+def test_a_targeted_attack_shows_its_targets_and_their_fate():
+    cfg = ExperimentConfig(dataset="loan", attack="targeted_injection", poison_rate=0.15,
+                           defense="trusted_knn", trusted_fraction=0.1, grid_resolution=30)
+    r = run_experiment(cfg)
+    for panel in PANELS:
+        stars = [t for t in decision_panel(r, panel).data if t.name == "attacker's targets"]
+        assert len(stars) == 1 and len(untyped(stars[0].x)) == len(r.targets) == 5
+    from dashboard.callbacks.experiment import scorecard
+    text = str(scorecard(r))
+    n_def = round(r.target_success["defended"] * 5)
+    n_poi = round(r.target_success["poisoned"] * 5)
+    assert f"{n_def} / 5" in text and f"({n_poi} / 5 by the poisoned model)" in text
+    plain = run_experiment(cfg.replace(attack="label_flip"))
+    assert not [t for t in decision_panel(plain, "clean").data if t.name == "attacker's targets"]

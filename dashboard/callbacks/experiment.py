@@ -92,6 +92,12 @@ def scorecard(r: ExperimentResult) -> Any:
         ("Poison caught", f"{d.n_poison_caught} / {d.n_poison}", ""),
         (f"Clean points {verb}", f"{d.n_clean_lost}", f"of {r.n_train}"),
     ]
+    if r.target_success is not None:
+        n, want = len(r.targets), r.class_names[r.target_label]
+        share = r.target_success
+        rows.append(("Attacker's targets", f"{round(share['defended'] * n)} / {n}",
+                     f"given {want!r} after the defense ({round(share['poisoned'] * n)} / {n} "
+                     "by the poisoned model)"))
     if d.roc_auc is not None:
         rows.append(("ROC AUC", f"{d.roc_auc:.2f}", "how well the score ranks poison first"))
     if d.average_precision is not None:
