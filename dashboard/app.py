@@ -6,6 +6,7 @@ import os
 
 from dash import Dash, DiskcacheManager
 
+from dashboard import guard
 from dashboard.cache import background_cache
 from dashboard.callbacks import register
 from dashboard.layout import MAX_UPLOAD_BYTES, build_layout
@@ -35,12 +36,14 @@ def create_app() -> Dash:
         title="PoisonLab",
         assets_folder=ASSETS,
         background_callback_manager=background_manager(),
+        on_error=guard.on_callback_error,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     # an upload arrives base64-encoded inside JSON: 4/3 of the file plus a little
     app.server.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_BYTES * 4 // 3 + 2**20
     app.layout = build_layout()
     register(app)
+    guard.install(app)
 
     @app.server.route("/healthz")
     def healthz():
