@@ -171,3 +171,21 @@ def test_other_routes_keep_their_own_errors(client):
     assert client.get("/no-such-page-assets/x.js").status_code in (200, 404)
     assert client.get("/_dash-component-suites/dash/nope.js").status_code == 404
     assert client.get(URL).status_code < 500  # Dash serves the page for other GETs
+
+
+def test_content_security_policy_allows_only_this_server_and_dashs_inline_scripts(client):
+    from dashboard.app import app
+    csp = dict(d.strip().split(" ", 1) for d in
+               client.get("/").headers["Content-Security-Policy"].split(";"))
+    assert csp["default-src"] == "'self'" and csp["frame-ancestors"] == "'self'"
+    assert csp["object-src"] == "'none'"
+    scripts = csp["script-src"].split()
+    assert scripts == ["'self'", *app.csp_hashes()]  # every inline script by hash, nothing else
+    assert "'unsafe-inline'" not in scripts and "'unsafe-eval'" not in scripts
+    assert client.get("/healthz").headers["Content-Security-Policy"]
+
+
+def test_debug_is_off_in_what_gunicorn_serves():
+    from dashboard.app import app
+    assert not app.server.debug
+    assert not app._dev_tools.ui and not app._dev_tools.serve_dev_bundles
