@@ -1,4 +1,10 @@
-"""Creates the Dash app; ``server = app.server`` is what gunicorn serves."""
+"""Creates the Dash app; ``server = app.server`` is what gunicorn serves.
+
+Background callbacks (sweeps, the matrix, slow experiments) run in a Celery worker when
+``REDIS_URL`` is set (``celery -A dashboard.app:celery_app worker``, which imports this
+module and so registers the same callbacks as tasks), else in processes the web worker
+starts, with their state in a disk cache shared by all gunicorn workers.
+"""
 
 from __future__ import annotations
 
@@ -7,27 +13,35 @@ import os
 from dash import Dash, DiskcacheManager
 
 from dashboard import guard
-from dashboard.cache import background_cache
+from dashboard.cache import JOB_EXPIRE, background_cache, redis_url
 from dashboard.callbacks import register
 from dashboard.layout import MAX_UPLOAD_BYTES, build_layout
 
 ASSETS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets")
 
 
-def background_manager():
-    """Celery (Redis) when ``REDIS_URL`` is set, else a disk cache shared by all workers."""
-    redis_url = os.environ.get("REDIS_URL")
-    if redis_url:
-        try:
-            from celery import Celery
-        except ImportError as exc:
-            raise RuntimeError("REDIS_URL is set but celery is not installed: "
-                               "pip install 'celery[redis]'") from exc
+def make_celery(url: str):
+    """The Celery app: Redis as broker and result backend, JSON only (no pickle)."""
+    from celery import Celery
+
+    celery = Celery("poisonlab", broker=url, backend=url)
+    celery.conf.update(
+        task_serializer="json", result_serializer="json", accept_content=["json"],
+        result_expires=JOB_EXPIRE,               # finished jobs do not pile up in Redis
+        worker_prefetch_multiplier=1,            # long jobs: take one at a time
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+    )
+    return celery
+
+
+def background_manager(celery_app=None):
+    """Celery when given its app, else a disk cache shared by all workers."""
+    if celery_app is not None:
         from dash import CeleryManager
 
-        celery_app = Celery(__name__, broker=redis_url, backend=redis_url)
-        return CeleryManager(celery_app, expire=600)
-    return DiskcacheManager(background_cache(), expire=600)
+        return CeleryManager(celery_app, expire=JOB_EXPIRE)
+    return DiskcacheManager(background_cache(), expire=JOB_EXPIRE)
 
 
 def content_security_policy(app: Dash) -> str:
@@ -54,12 +68,13 @@ def content_security_policy(app: Dash) -> str:
     return "; ".join(f"{name} {' '.join(values)}" for name, values in directives.items())
 
 
-def create_app() -> Dash:
+def create_app(celery_app=None) -> Dash:
+    """The app; background callbacks go to ``celery_app`` when given (see the module doc)."""
     app = Dash(
         __name__,
         title="PoisonLab",
         assets_folder=ASSETS,
-        background_callback_manager=background_manager(),
+        background_callback_manager=background_manager(celery_app),
         on_error=guard.on_callback_error,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
@@ -88,5 +103,7 @@ def create_app() -> Dash:
     return app
 
 
-app = create_app()
+#: the Celery app when REDIS_URL is set (``celery -A dashboard.app:celery_app worker``), else None
+celery_app = make_celery(redis_url()) if redis_url() else None
+app = create_app(celery_app)
 server = app.server
