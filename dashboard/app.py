@@ -13,7 +13,7 @@ import os
 from dash import Dash, DiskcacheManager
 
 from dashboard import guard
-from dashboard.cache import JOB_EXPIRE, background_cache, redis_url
+from dashboard.cache import JOB_EXPIRE, background_cache, redis_tls_cert_reqs, redis_url
 from dashboard.callbacks import register
 from dashboard.layout import MAX_UPLOAD_BYTES, build_layout
 
@@ -32,6 +32,10 @@ def make_celery(url: str):
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
     )
+    cert_reqs = redis_tls_cert_reqs(url)
+    if cert_reqs is not None and "ssl_cert_reqs" not in url:  # rediss:// (Heroku: TLS)
+        celery.conf.update(broker_use_ssl={"ssl_cert_reqs": cert_reqs},
+                           redis_backend_use_ssl={"ssl_cert_reqs": cert_reqs})
     return celery
 
 

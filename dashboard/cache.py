@@ -36,6 +36,19 @@ def redis_url() -> str | None:
     return os.environ.get("REDIS_URL") or None
 
 
+def redis_tls_cert_reqs(url: str):
+    """For a ``rediss://`` URL: verify the server's certificate unless REDIS_TLS_VERIFY=0.
+
+    Heroku's Redis presents a self-signed certificate, so there it must be 0 (the
+    connection is still encrypted). None for plain ``redis://``.
+    """
+    if not url.startswith("rediss://"):
+        return None
+    import ssl
+
+    return ssl.CERT_NONE if os.environ.get("REDIS_TLS_VERIFY") == "0" else ssl.CERT_REQUIRED
+
+
 def cache_dir() -> str:
     default = os.path.join(tempfile.gettempdir(), f"poisonlab-dash-cache-{os.getuid()}")
     return private_dir(os.environ.get("DASH_CACHE_DIR", default))
@@ -71,7 +84,9 @@ class RedisResults:
     def __init__(self, url: str, secret: str | None = None, ttl: int = RESULT_TTL):
         import redis
 
-        self.client = redis.Redis.from_url(url)
+        cert_reqs = redis_tls_cert_reqs(url)
+        tls = {} if cert_reqs is None else {"ssl_cert_reqs": cert_reqs}
+        self.client = redis.Redis.from_url(url, **tls)
         if not secret:
             log.warning("POISONLAB_SECRET_KEY is not set: results in Redis are signed with a "
                         "key derived from REDIS_URL")

@@ -7,6 +7,7 @@ again on the server.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -170,11 +171,12 @@ def _fixed_fields(config: ExperimentConfig) -> tuple:
     return config.test_fraction, config.trusted_fraction, config.grid_resolution
 
 
-def _ui_fixed_fields() -> set[tuple]:
+@functools.lru_cache(maxsize=1)
+def _ui_fixed_fields() -> frozenset[tuple]:
     bases = [ExperimentConfig(), *(scenario_config(name) for name in SCENARIOS)]
     fixed = {_fixed_fields(b) for b in bases}
     # RONI's trusted sample (config_from_controls adds it to a base without one)
-    return fixed | {(t, MATRIX_TRUSTED_FRACTION, g) for t, _, g in fixed}
+    return frozenset(fixed | {(t, MATRIX_TRUSTED_FRACTION, g) for t, _, g in fixed})
 
 
 def config_from_store(data: Any) -> ExperimentConfig:
