@@ -26,7 +26,6 @@ log = logging.getLogger("dashboard.guard")
 
 ENDPOINT = "/_dash-update-component"
 
-#: stores the server wrote and the browser sends back: (id, property) -> validator
 def _check_config_store(value: Any) -> None:
     if value is None:
         return
@@ -56,6 +55,7 @@ def _check_mapping(name: str):
     return check
 
 
+#: stores the server wrote and the browser sends back: (id, property) -> validator
 STORE_CHECKS = {
     ("config-store", "data"): _check_config_store,
     ("job-store", "data"): _check_job_store,
@@ -74,7 +74,7 @@ def expected_outputs(output: str) -> list[tuple[str, str]]:
 def _items(name: str, given: Any, spec: list[dict]) -> list[dict]:
     if not isinstance(given, list) or len(given) != len(spec):
         raise ValueError(f"{name} must be a list of {len(spec)} item(s)")
-    for item, want in zip(given, spec):
+    for item, want in zip(given, spec, strict=True):
         if not isinstance(item, dict):
             raise ValueError(f"{name} items must be objects")
         if isinstance(want.get("id"), dict) or isinstance(item.get("id"), dict):
@@ -101,7 +101,7 @@ def check_callback_body(body: Any, callback_map: dict) -> None:
     if not cb.get("no_output"):
         if not isinstance(outputs, list) or len(outputs) != len(want) or not all(
                 isinstance(o, dict) and (o.get("id"), o.get("property")) == w
-                for o, w in zip(outputs, want)):
+                for o, w in zip(outputs, want, strict=True)):
             raise ValueError("outputs do not match the callback")
     inputs = _items("inputs", body.get("inputs"), cb["inputs"])
     state = _items("state", body.get("state", []), cb["state"])

@@ -98,7 +98,7 @@ class Callbacks:
     def body(dep: dict, values: dict[str, object], changed: list[str]) -> dict:
         out = dep["output"]
         parts = out[2:-2].split("...") if out.startswith("..") else [out]
-        outputs = [dict(zip(("id", "property"), p.rsplit(".", 1))) for p in parts]
+        outputs = [dict(zip(("id", "property"), p.rsplit(".", 1), strict=True)) for p in parts]
         def items(specs):
             return [{**s, "value": values.get(f"{s['id']}.{s['property']}")} for s in specs]
         return {"output": out, "outputs": outputs if out.startswith("..") else outputs[0],
@@ -352,7 +352,7 @@ def main(argv=None) -> int:
     for pid, series in rss.items():
         if not series:
             continue
-        def at(frac):
+        def at(frac, series=series):
             t_end = series[-1][0]
             return min(series, key=lambda s: abs(s[0] - frac * t_end))[1]
         marks = [at(f) for f in (0, 0.25, 0.5, 0.75, 1.0)]

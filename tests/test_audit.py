@@ -97,7 +97,8 @@ def pip_audit(pins: dict[str, str], tmp_path) -> None:
 
 def project_api_audit(pins: dict[str, str]) -> None:
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        data = dict(zip(pins, pool.map(lambda n: get_json(f"{PYPI}/{n}/json"), pins)))
+        data = dict(zip(pins, pool.map(lambda n: get_json(f"{PYPI}/{n}/json"), pins),
+                        strict=True))
     missing = sorted(n for n, d in data.items() if d is None)
     assert not missing, f"not on PyPI, so not audited: {missing}"
     found, unverified = [], []

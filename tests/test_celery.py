@@ -180,7 +180,8 @@ def test_a_slow_experiment_result_reaches_the_web_process_through_redis(stack):
     assert finished == {"key": config.key()}
     # the callback that draws a finished job (its outputs carry allow_duplicate's @hash)
     key = next(k for k in _callback_keys(base) if k.startswith("..graph-clean.figure@"))
-    outputs = [dict(zip(("id", "property"), o.rsplit(".", 1))) for o in key[2:-2].split("...")]
+    outputs = [dict(zip(("id", "property"), o.rsplit(".", 1), strict=True))
+               for o in key[2:-2].split("...")]
     draw = {"output": key, "outputs": outputs,
             "inputs": [{"id": "bg-result", "property": "data", "value": finished}],
             "state": [{"id": "config-store", "property": "data",
