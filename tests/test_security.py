@@ -189,3 +189,19 @@ def test_debug_is_off_in_what_gunicorn_serves():
     from dashboard.app import app
     assert not app.server.debug
     assert not app._dev_tools.ui and not app._dev_tools.serve_dev_bundles
+
+
+def test_uploads_on_disk_are_bounded(tmp_path, monkeypatch):
+    """Distinct uploads cannot fill the disk: the least recently used are removed."""
+    import os
+
+    from dashboard.callbacks import upload
+    monkeypatch.setattr(upload, "uploads_dir", lambda: str(tmp_path))
+    paths = []
+    for i in range(5):
+        paths.append(upload.save_upload(f"a,b\n{i},{i}\n".encode() * 100))
+        os.utime(paths[-1], (i, i))  # distinct ages, oldest first
+    upload.save_upload(b"a,b\n0,0\n" * 100)  # the first file again: now the newest
+    size = os.path.getsize(paths[0])
+    upload.prune_uploads(limit=3 * size)
+    assert [os.path.exists(p) for p in paths] == [True, False, False, True, True]
