@@ -110,8 +110,9 @@ class Callbacks:
 
 class User(threading.Thread):
     def __init__(self, n: int, base: str, cbs: Callbacks, deadline: float, think: tuple,
-                 record):
+                 record, slowest):
         super().__init__(daemon=True, name=f"user-{n}")
+        self.slowest = slowest
         self.base, self.cbs, self.deadline, self.think = base, cbs, deadline, think
         self.record = record
         self.session = requests.Session()
@@ -154,7 +155,9 @@ class User(threading.Thread):
     def main_update(self) -> dict | None:
         """The main update; returns the background job it asks for (a slow config), if any."""
         body = Callbacks.body(self.cbs.panels, self.values, ["config-store.data"])
+        start = time.perf_counter()
         resp = self.call("main update", "POST", UPDATE, json=body)
+        self.slowest((time.perf_counter() - start, self.store.get("config", {})))
         if resp is None:
             return None
         out = resp.json()["response"]
@@ -319,6 +322,12 @@ def main(argv=None) -> int:
                 elif seconds:
                     latencies[kind].append(seconds)
 
+        slow: list[tuple[float, dict]] = []
+
+        def slowest(item):
+            with lock:
+                slow.append(item)
+
         rss: dict[int, list[tuple[float, float]]] = {pid: [] for pid in pids}
         stop = threading.Event()
 
@@ -339,7 +348,7 @@ def main(argv=None) -> int:
         sampler.start()
         time.sleep(1.1)
         start = time.monotonic()
-        users = [User(n, base, cbs, start + args.duration, tuple(args.think), record)
+        users = [User(n, base, cbs, start + args.duration, tuple(args.think), record, slowest)
                  for n in range(args.users)]
         for user in users:  # ramp up over ~2 s
             user.start()
@@ -385,6 +394,10 @@ def main(argv=None) -> int:
             print(f"{kind:<32}{len(v):>7}{len(v) / elapsed:>8.1f}"
                   + "".join(f"{1000 * percentile(v, q):>9.0f}" for q in (50, 95, 99))
                   + f"{1000 * max(v):>9.0f}")
+    print("\nslowest main updates:")
+    for seconds, c in sorted(slow, key=lambda s: -s[0])[:5]:
+        print(f"  {seconds:6.2f} s  {c.get('dataset')} n={c.get('n_samples')} {c.get('attack')} "
+              f"{c.get('defense')} {c.get('model')}/{c.get('kernel')} C={c.get('C')}")
     print(f"\nerrors: {len(errors)}")
     for e in errors[:10]:
         print("  ", e)

@@ -180,6 +180,13 @@ def test_alfa_on_larger_data_runs_in_the_background():
     assert runs_in_background(SMALL.replace(attack="alfa", n_samples=1000))  # 600
 
 
+def test_a_large_C_svm_on_more_data_runs_in_the_background():
+    """libsvm converges slowly with C=1000 on poisoned data (30 s at 1,500 points, poly)."""
+    assert not runs_in_background(SMALL.replace(C=1000.0))  # 120 training points
+    assert runs_in_background(SMALL.replace(C=1000.0, n_samples=1000, kernel="poly"))
+    assert not runs_in_background(SMALL.replace(C=100.0, n_samples=1000))
+
+
 def test_update_panels_reports_errors():
     out = update_panels({"error": "poison-rate=0.9 is out of range"})
     assert out[8] == "poison-rate=0.9 is out of range" and out[9] is True
