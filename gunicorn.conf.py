@@ -6,6 +6,9 @@ bind = f"0.0.0.0:{os.environ.get('PORT', '8050')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+# idle keep-alive connections stay open this long; longer than a user's pause between
+# actions, so a request is not sent on a connection the server is just closing
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "10"))
 accesslog = "-" if os.environ.get("GUNICORN_ACCESS_LOG") == "1" else None
 
 

@@ -174,6 +174,22 @@ def test_fast_configs_are_not_sent_to_the_background():
     assert runs_in_background(SMALL.replace(n_samples=4000))
 
 
+def test_alfa_on_larger_data_runs_in_the_background():
+    """ALFA's cost grows fast with the data (~4 s at 1,500 points with a sigmoid kernel)."""
+    assert not runs_in_background(SMALL.replace(attack="alfa"))  # 120 training points
+    assert runs_in_background(SMALL.replace(attack="alfa", n_samples=1000))  # 600
+
+
+def test_a_large_C_svm_runs_in_the_background():
+    """libsvm can converge very slowly with a large C on poisoned data, even on little data
+    (breast_cancer, 180 training points, C=1000: 32 s)."""
+    assert runs_in_background(SMALL.replace(C=100.0))
+    assert runs_in_background(SMALL.replace(C=1000.0, dataset="breast_cancer", n_samples=300,
+                                            noise=0.0, kernel="linear"))
+    assert not runs_in_background(SMALL.replace(C=10.0))
+    assert not runs_in_background(SMALL.replace(C=1000.0, model="logreg"))
+
+
 def test_update_panels_reports_errors():
     out = update_panels({"error": "poison-rate=0.9 is out of range"})
     assert out[8] == "poison-rate=0.9 is out of range" and out[9] is True

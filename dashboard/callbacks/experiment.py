@@ -20,6 +20,13 @@ CACHE_SIZE = 48  # per worker process; each entry is one result with its three f
 #: attacks that optimize for a while; they run as background jobs with progress
 SLOW_ATTACKS = frozenset({"gradient"})
 SLOW_TRAINING_POINTS = 1500
+#: attacks whose cost grows fast with the data: background above this many training points
+#: (ALFA, sigmoid kernel, 2-core machine: 420 points ~0.6 s, 1,500 points ~4 s)
+SLOW_ATTACK_ABOVE = {"alfa": 400}
+#: an SVM with C this large can converge very slowly on poisoned (overlapping) data, at any
+#: size: breast_cancer, 180 training points, linear kernel: C=10 0.3 s, C=100 1.9 s,
+#: C=1000 32 s; moons, 1,500 points, poly kernel, C=1000: 30 s (2-core machine, shared)
+SLOW_C = 100.0
 
 
 def runs_in_background(config: ExperimentConfig) -> bool:
@@ -28,7 +35,9 @@ def runs_in_background(config: ExperimentConfig) -> bool:
     if config.dataset == CSV:  # n_samples does not apply: the file (capped) decides
         n_rows = min(len(upload_table(config.data)[0]), CSVLimits().max_train_rows)
     n_train = n_rows * (1 - config.test_fraction - config.trusted_fraction)
-    return config.attack in SLOW_ATTACKS or n_train > SLOW_TRAINING_POINTS
+    return (config.attack in SLOW_ATTACKS or n_train > SLOW_TRAINING_POINTS
+            or n_train > SLOW_ATTACK_ABOVE.get(config.attack, SLOW_TRAINING_POINTS)
+            or (config.model == "svm" and config.C >= SLOW_C))
 
 
 @lru_cache(maxsize=CACHE_SIZE)
