@@ -7,13 +7,17 @@ the same numbers on one core, on several local processes or on a cluster.
 
 Local (the default): joblib processes, ``n_jobs`` of them. On a cluster
 (``scheduler="tcp://HOST:PORT"``): ``dask.distributed`` futures on that
-scheduler's workers, which must be able to import PoisonLab (``core``) and the
-same package versions (start them from a checkout with the same requirements).
+scheduler's workers. The scheduler and the workers must both be able to import
+PoisonLab (``core``) with the same package versions (start them from a checkout
+with the same requirements): Dask unpickles the tasks on both. That is checked
+before any task is sent, so a cluster that cannot run them is a quick
+:class:`ClusterError` rather than a job that never finishes.
 ``dask.distributed`` is only imported on that path.
 """
 
 from __future__ import annotations
 
+import pkgutil
 import re
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -21,7 +25,8 @@ from urllib.parse import urlsplit
 
 from joblib import Parallel, delayed
 
-__all__ = ["run_tasks", "check_scheduler", "check_n_jobs", "CONNECT_TIMEOUT", "SCHEDULER_SCHEMES"]
+__all__ = ["run_tasks", "check_scheduler", "check_n_jobs", "ClusterError", "CONNECT_TIMEOUT",
+           "SCHEDULER_SCHEMES"]
 
 T = TypeVar("T")
 Progress = Callable[[int, int], None]
@@ -33,6 +38,17 @@ CONNECT_TIMEOUT = 10.0
 SCHEDULER_SCHEMES: tuple[str, ...] = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
 
 _HOST = re.compile(r"^[A-Za-z0-9._-]+$")
+#: what the scheduler and every worker must be able to import (``pkgutil.resolve_name`` form)
+_PROBE = "core.parallel:__name__"
+
+
+class ClusterError(ConnectionError):
+    """A Dask scheduler answered, but its cluster cannot run PoisonLab's tasks.
+
+    No worker joined within ``CONNECT_TIMEOUT``, or the scheduler or a worker
+    cannot import ``core``. A ``ConnectionError`` (so an ``OSError``), like an
+    address where nobody answers: the cluster at that address is not usable.
+    """
 
 
 def check_n_jobs(n_jobs: object) -> int:
@@ -109,7 +125,8 @@ def run_tasks(
     ValueError
         For a bad ``n_jobs`` or a malformed ``scheduler``.
     ConnectionError
-        When no scheduler answers at ``scheduler`` within ``CONNECT_TIMEOUT`` seconds.
+        When no scheduler answers at ``scheduler`` within ``CONNECT_TIMEOUT`` seconds,
+        or (:class:`ClusterError`) when its cluster cannot run the tasks.
     """
     n_jobs = check_n_jobs(n_jobs)
     scheduler = check_scheduler(scheduler)
@@ -141,7 +158,28 @@ def _on_cluster(func: Callable[[Any], T], items: list, scheduler: str):
                               f"{CONNECT_TIMEOUT:g} s; is a Dask scheduler running there?"
                               ) from exc
     with client:  # closing the client releases (and so cancels) whatever is still pending
+        _check_cluster(client, scheduler)
         futures = client.map(func, items, pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
         for future in as_completed(futures, loop=client.loop):  # not the default client
             yield index[future.key], future.result()
+
+
+def _check_cluster(client, scheduler: str) -> None:
+    """Fail fast unless the cluster has a worker and both sides can import ``core``.
+
+    A worker that cannot unpickle a task dies and the task waits forever, so this
+    is checked with a stdlib function (``pkgutil.resolve_name``, importable everywhere).
+    """
+    try:
+        client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
+    except TimeoutError:
+        raise ClusterError(f"scheduler={scheduler!r} has no workers (none joined within "
+                           f"{CONNECT_TIMEOUT:g} s)") from None
+    for where, run in (("the scheduler", client.run_on_scheduler), ("a worker", client.run)):
+        try:
+            run(pkgutil.resolve_name, _PROBE)
+        except ImportError as exc:
+            raise ClusterError(f"scheduler={scheduler!r}: {where} cannot import PoisonLab "
+                               f"({exc}); start the scheduler and the workers where "
+                               "`import core` works, with the same requirements") from exc
