@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Iterable
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 
 def check_choice(field: str, value: object, choices: Iterable[str]) -> str:
@@ -50,3 +51,21 @@ def check_int(field: str, value: object, low: int, high: int) -> int:
     if not low <= value <= high:
         raise ValueError(f"{field}={value} is out of range; expected {allowed}")
     return value
+
+
+@dataclass(frozen=True)
+class Interval:
+    """An allowed numeric range, as the checks above test it (so tests can read it too)."""
+
+    low: float
+    high: float
+    low_open: bool = False
+    high_open: bool = False
+    integer: bool = False
+
+    def check(self, field: str, value: object) -> float | int:
+        """``value`` as a float (an int if ``integer``) inside the range, else ``ValueError``."""
+        if self.integer:
+            return check_int(field, value, int(self.low), int(self.high))
+        return check_real(field, value, self.low, self.high, low_open=self.low_open,
+                          high_open=self.high_open)
