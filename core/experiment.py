@@ -11,7 +11,7 @@ from typing import Any, Callable
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from core._validation import Interval, check_choice
+from core._validation import Interval, check_choice, shown
 from core.attacks import ATTACKS, make_attack
 from core.data_io import load_csv_dataset
 from core.datasets import CSV, DATASETS, MIN_SAMPLES, Dataset, make_dataset
@@ -112,19 +112,20 @@ class ExperimentConfig:
             for name in ("data", "label"):
                 value = getattr(self, name)
                 if not isinstance(value, str) or not value.strip():
-                    raise ValueError(f"{name}={value!r}: dataset 'csv' needs a {name} "
+                    raise ValueError(f"{name}={shown(value)}: dataset 'csv' needs a {name} "
                                      f"({'a CSV file path' if name == 'data' else 'the label column'})")
             if self.features is not None:
-                if isinstance(self.features, str) or not all(isinstance(f, str)
-                                                             for f in self.features):
-                    raise ValueError(f"features={self.features!r} is not a list of column names")
+                if not isinstance(self.features, (list, tuple)) or not all(
+                        isinstance(f, str) for f in self.features):
+                    raise ValueError(f"features={shown(self.features)} is not a list of column "
+                                     "names")
                 s(self, "features", tuple(self.features))
             if self.positive is not None:
                 s(self, "positive", str(self.positive))
         else:
             for name in ("data", "label", "features", "positive"):
                 if getattr(self, name) is not None:
-                    raise ValueError(f"{name}={getattr(self, name)!r} applies only to "
+                    raise ValueError(f"{name}={shown(getattr(self, name))} applies only to "
                                      f"dataset 'csv', not {self.dataset!r}")
         check("n_samples")
         if self.noise is None:
