@@ -1,7 +1,10 @@
 """Command-line interface: ``python -m core {list,run,sweep,matrix}``.
 
 Bad arguments exit with status 2 and one line on stderr naming the bad value
-and what is allowed; no traceback.
+and what is allowed; no traceback. ``sweep`` and ``matrix`` run on a Dask
+cluster given by ``--scheduler ADDRESS`` or, without it, by the environment
+variable ``DASK_SCHEDULER_ADDRESS`` (read here only: core functions take the
+address as an argument).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from dataclasses import fields
@@ -26,7 +30,10 @@ from core.scenarios import SCENARIOS
 from core.story import CURRENCY, LoanStory, loan_story
 from core.sweeps import run_sweep, summarize_sweep
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "SCHEDULER_ENV"]
+
+#: environment variable naming a Dask scheduler when ``--scheduler`` is not given
+SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 
 
 class UsageError(Exception):
@@ -139,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated poison rates (default 0,0.05,...,0.3)")
     p.add_argument("--seeds", type=_int, default=5, help="seeds per rate, from --seed on (default 5)")
     p.add_argument("--jobs", type=_int, default=1, help="parallel workers, -1 = all cores")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help=f"run on this Dask scheduler, e.g. tcp://HOST:8786 (default: "
+                        f"${SCHEDULER_ENV} if set, else local processes; --jobs is then ignored)")
     p.add_argument("--csv", metavar="PATH", help="also write the tidy table as CSV ('-' = stdout)")
     p.add_argument("--json", action="store_true", help="the tidy table as JSON records on stdout")
 
@@ -153,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--defenses", type=_names, default=None,
                    help=f"comma-separated defenses (default all: {','.join(DEFENSES)})")
     p.add_argument("--jobs", type=_int, default=1, help="parallel workers, -1 = all cores")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help=f"run on this Dask scheduler, e.g. tcp://HOST:8786 (default: "
+                        f"${SCHEDULER_ENV} if set, else local processes; --jobs is then ignored)")
     p.add_argument("--csv", metavar="PATH", help="also write the tidy table as CSV ('-' = stdout)")
     p.add_argument("--json", action="store_true", help="the tidy table as JSON records on stdout")
 
@@ -292,10 +305,18 @@ def _format_sweep(table) -> str:
             f"{summary.to_string(index=False, float_format=fmt)}")
 
 
+def scheduler_from_args(args: argparse.Namespace) -> str | None:
+    """``--scheduler``, else ``$DASK_SCHEDULER_ADDRESS`` (empty = unset), else None (local)."""
+    if args.scheduler is not None:
+        return args.scheduler
+    return os.environ.get(SCHEDULER_ENV) or None
+
+
 def _cmd_sweep(args, out) -> None:
     config = config_from_args(args)
     progress = _progress_bar(sys.stderr) if sys.stderr.isatty() else None
-    table = run_sweep(config, args.rates, args.seeds, n_jobs=args.jobs, progress=progress)
+    table = run_sweep(config, args.rates, args.seeds, n_jobs=args.jobs,
+                      scheduler=scheduler_from_args(args), progress=progress)
     _emit(table, args, out, lambda: _format_sweep(table))
 
 
@@ -338,7 +359,7 @@ def _cmd_matrix(args, out) -> None:
     config = config_from_args(args)
     progress = _progress_bar(sys.stderr) if sys.stderr.isatty() else None
     table = run_matrix(config, args.attacks, args.defenses, args.rate, args.seeds,
-                       n_jobs=args.jobs, progress=progress)
+                       n_jobs=args.jobs, scheduler=scheduler_from_args(args), progress=progress)
     _emit(table, args, out, lambda: format_matrix(table))
 
 

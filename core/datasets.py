@@ -20,8 +20,11 @@ from sklearn.utils import check_random_state
 
 from core._validation import check_choice, check_int, check_real
 
-__all__ = ["Dataset", "DATASETS", "REAL_DATASETS", "CSV", "make_dataset", "make_loan_frame",
-           "LOAN_FEATURES"]
+__all__ = ["Dataset", "DATASETS", "REAL_DATASETS", "CSV", "MIN_SAMPLES", "make_dataset",
+           "make_loan_frame", "LOAN_FEATURES"]
+
+#: the fewest points a dataset may have (before the train/test split)
+MIN_SAMPLES = 40
 
 
 @dataclass(frozen=True, eq=False)
@@ -225,7 +228,7 @@ def make_dataset(
     """
     check_choice("dataset", name, DATASETS)
     spec = DATASETS[name]
-    n_samples = check_int("n_samples", n_samples, 40, spec.max_samples)
+    n_samples = check_int("n_samples", n_samples, MIN_SAMPLES, spec.max_samples)
     noise = spec.default_noise if noise is None else check_real("noise", noise, 0.0, spec.max_noise)
     test_fraction = check_real("test_fraction", test_fraction, 0.1, 0.9)
     rs = check_random_state(random_state)

@@ -11,18 +11,60 @@ from typing import Any, Callable
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from core._validation import check_choice, check_int, check_real
+from core._validation import Interval, check_choice, shown
 from core.attacks import ATTACKS, make_attack
 from core.data_io import load_csv_dataset
-from core.datasets import CSV, DATASETS, Dataset, make_dataset
+from core.datasets import CSV, DATASETS, MIN_SAMPLES, Dataset, make_dataset
 from core.defenses import DEFENSES, check_contamination, defense_from_config
+from core.defenses.base import CONTAMINATION_RANGE
 from core.metrics import DetectionMetrics, detection_metrics, target_success_rate
-from core.models import KERNELS, MODELS, check_gamma, decision_values, fit_clone, make_model
+from core.models import (
+    C_RANGE,
+    DEGREE_RANGE,
+    GAMMA_RANGE,
+    KERNELS,
+    MODELS,
+    check_gamma,
+    decision_values,
+    fit_clone,
+    make_model,
+)
 from core.views import View, make_view
 
 __all__ = ["ExperimentConfig", "ExperimentResult", "DecisionGrid", "Prepared", "prepare",
-           "run_experiment",
+           "run_experiment", "config_limits",
            "decision_grid", "derive_seeds"]
+
+#: n_samples' upper bound for dataset "csv", where it does not apply (the file decides)
+CSV_MAX_SAMPLES = 10**9
+
+
+def config_limits(dataset: str = "blobs", test_fraction: float = 0.4) -> dict[str, Interval]:
+    """The range of every numeric :class:`ExperimentConfig` field, as construction checks it.
+
+    Three depend on other fields: ``n_samples`` and ``noise`` on ``dataset`` (its
+    size and noise scale; for ``"csv"`` neither applies and noise must be 0), and
+    ``trusted_fraction`` on ``test_fraction`` (at most half of it).
+    ``contamination`` also takes ``"auto"``, ``gamma`` ``"scale"`` or ``"auto"``,
+    and ``noise`` ``None`` (the dataset's default).
+    """
+    spec = DATASETS.get(dataset)
+    return {
+        "n_samples": Interval(MIN_SAMPLES, spec.max_samples if spec else CSV_MAX_SAMPLES,
+                              integer=True),
+        "noise": Interval(0.0, spec.max_noise if spec else 0.0),
+        "test_fraction": Interval(0.1, 0.9),
+        "trusted_fraction": Interval(0.0, 0.5 * test_fraction),
+        "poison_rate": Interval(0.0, 1.0, high_open=True),
+        "contamination": CONTAMINATION_RANGE,
+        "knn_k": Interval(1, 100, integer=True),
+        "knn_threshold": Interval(0.5, 1.0, low_open=True),
+        "C": C_RANGE,
+        "gamma": GAMMA_RANGE,
+        "degree": DEGREE_RANGE,
+        "seed": Interval(0, 2**32 - 1, integer=True),
+        "grid_resolution": Interval(0, 400, integer=True),
+    }
 
 
 @dataclass(frozen=True)
@@ -61,50 +103,53 @@ class ExperimentConfig:
     def __post_init__(self) -> None:
         check_choice("dataset", self.dataset, [*DATASETS, CSV])
         s = object.__setattr__
+        limits = config_limits(self.dataset)
+
+        def check(name: str) -> None:  # the field against its range, stored as converted
+            s(self, name, limits[name].check(name, getattr(self, name)))
+
         if self.dataset == CSV:
             for name in ("data", "label"):
                 value = getattr(self, name)
                 if not isinstance(value, str) or not value.strip():
-                    raise ValueError(f"{name}={value!r}: dataset 'csv' needs a {name} "
+                    raise ValueError(f"{name}={shown(value)}: dataset 'csv' needs a {name} "
                                      f"({'a CSV file path' if name == 'data' else 'the label column'})")
             if self.features is not None:
-                if isinstance(self.features, str) or not all(isinstance(f, str)
-                                                             for f in self.features):
-                    raise ValueError(f"features={self.features!r} is not a list of column names")
+                if not isinstance(self.features, (list, tuple)) or not all(
+                        isinstance(f, str) for f in self.features):
+                    raise ValueError(f"features={shown(self.features)} is not a list of column "
+                                     "names")
                 s(self, "features", tuple(self.features))
             if self.positive is not None:
                 s(self, "positive", str(self.positive))
-            s(self, "n_samples", check_int("n_samples", self.n_samples, 40, 10**9))
-            s(self, "noise", 0.0 if self.noise is None else check_real("noise", self.noise, 0, 0))
         else:
             for name in ("data", "label", "features", "positive"):
                 if getattr(self, name) is not None:
-                    raise ValueError(f"{name}={getattr(self, name)!r} applies only to "
+                    raise ValueError(f"{name}={shown(getattr(self, name))} applies only to "
                                      f"dataset 'csv', not {self.dataset!r}")
-            spec = DATASETS[self.dataset]
-            s(self, "n_samples", check_int("n_samples", self.n_samples, 40, spec.max_samples))
-            s(self, "noise", spec.default_noise if self.noise is None
-              else check_real("noise", self.noise, 0.0, spec.max_noise))
-        s(self, "test_fraction", check_real("test_fraction", self.test_fraction, 0.1, 0.9))
-        s(self, "trusted_fraction", check_real("trusted_fraction", self.trusted_fraction, 0.0,
-                                               0.5 * self.test_fraction))
+        check("n_samples")
+        if self.noise is None:
+            s(self, "noise", 0.0 if self.dataset == CSV else DATASETS[self.dataset].default_noise)
+        check("noise")
+        check("test_fraction")
+        limits = config_limits(self.dataset, self.test_fraction)  # trusted: half the test share
+        check("trusted_fraction")
         check_choice("attack", self.attack, ATTACKS)
-        s(self, "poison_rate", check_real("poison_rate", self.poison_rate, 0.0, 1.0, high_open=True))
+        check("poison_rate")
         check_choice("defense", self.defense, DEFENSES)
         if DEFENSES[self.defense].needs_trusted and self.trusted_fraction == 0:
             raise ValueError(f"defense={self.defense!r} needs trusted data; "
                              "set trusted_fraction > 0 (e.g. 0.1)")
         s(self, "contamination", check_contamination(self.contamination))
-        s(self, "knn_k", check_int("knn_k", self.knn_k, 1, 100))
-        s(self, "knn_threshold", check_real("knn_threshold", self.knn_threshold, 0.5, 1.0,
-                                            low_open=True))
+        check("knn_k")
+        check("knn_threshold")
         check_choice("model", self.model, MODELS)
         check_choice("kernel", self.kernel, KERNELS)
-        s(self, "C", check_real("C", self.C, 0.0, 1e4, low_open=True))
+        check("C")
         s(self, "gamma", check_gamma(self.gamma))
-        s(self, "degree", check_int("degree", self.degree, 1, 10))
-        s(self, "seed", check_int("seed", self.seed, 0, 2**32 - 1))
-        s(self, "grid_resolution", check_int("grid_resolution", self.grid_resolution, 0, 400))
+        check("degree")
+        check("seed")
+        check("grid_resolution")
 
     def replace(self, **changes: Any) -> "ExperimentConfig":
         """A copy with ``changes`` applied (and validated)."""

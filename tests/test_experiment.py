@@ -99,6 +99,26 @@ def test_config_validation_names_the_field(field, value, match):
         ExperimentConfig(**{field: value})
 
 
+# Found by tests/test_properties.py: each used to be accepted, or to escape as another error.
+@pytest.mark.parametrize("field, value, match", [
+    ("knn_k", True, r"knn_k=True is not an integer"),  # was knn_k=1
+    ("degree", True, r"degree=True is not an integer"),
+    ("seed", False, r"seed=False is not an integer"),  # was seed=0
+    ("C", 10**400, r"C=1000.*\.\.\. is out of range; expected a number in \(0, 10000\]"),
+    ("poison_rate", -10**400, r"poison_rate=-1000.*\.\.\. is out of range"),  # OverflowError
+    ("seed", 10**5000, r"seed=<an integer of 16610 bits> is out of range"),  # repr's digit limit
+    ("model", 10**5000, r"model=<an integer of 16610 bits> is not one of"),
+], ids=["bool-knn_k", "bool-degree", "bool-seed", "huge-C", "huge-rate", "vast-seed", "vast-model"])
+def test_config_validation_of_bools_and_huge_numbers(field, value, match):
+    with pytest.raises(ValueError, match=match):
+        ExperimentConfig(**{field: value})
+
+
+def test_csv_features_that_are_not_a_list_are_named():  # was a TypeError (not iterable)
+    with pytest.raises(ValueError, match=r"features=3 is not a list of column names"):
+        ExperimentConfig(dataset="csv", data="x.csv", label="y", features=3)
+
+
 def test_from_dict_rejects_unknown_fields():
     with pytest.raises(ValueError, match=r"unknown config field\(s\): colour"):
         ExperimentConfig.from_dict({"colour": "red"})
