@@ -154,11 +154,11 @@ def bench_story_browser(client_url: str, repeats: int) -> None:
             for step in range(2, 6):
                 start = time.perf_counter()
                 page.click("#story-next")
+                # functions, not expressions: the page's CSP forbids eval
                 page.wait_for_function(
-                    f"document.getElementById('story-title').textContent.startsWith('{step}.')"
-                    " && !document.querySelector('#story-graph .dash-loading')")
-                page.wait_for_function("document.querySelector('#story-graph .js-plotly-plot')"
-                                       "?.data?.length > 0")
+                    "step => document.getElementById('story-title').textContent"
+                    ".startsWith(step + '.') && document.querySelector('#story-graph "
+                    ".js-plotly-plot')?.data?.length > 0", arg=step)
                 changes.append(time.perf_counter() - start)
             page.close()
         browser.close()
