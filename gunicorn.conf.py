@@ -26,7 +26,8 @@ def post_worker_init(worker):
     # visitor of each worker waits for nothing (both are memoized per worker)
     from dashboard.callbacks.experiment import compute
     from dashboard.state import default_config
-    from dashboard.story import story_for
+    from dashboard.story import preview_for, story_for
 
     compute(default_config())
+    preview_for(0)
     story_for(0)

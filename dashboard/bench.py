@@ -8,7 +8,10 @@ or the gradient attack) are timed as that job's work: core + figures + JSON, in-
 
 Story mode (targets: a page load under 2 s, a step change under 300 ms): a cold load
 is the page, its layout and the first update for a seed not yet computed (a new seed
-each repeat); a step change is one Next click's update. With ``--browser`` it also
+each repeat); a step change is one Next click's update, once the story is computed.
+Steps 1-3 are computed first and the defense ranking (step 4 on) follows in a
+background thread; the worst case, Next to step 4 the moment the page has loaded, is
+reported too. With ``--browser`` it also
 times the page in headless Chromium (Debian's /usr/bin/chromium, via Playwright): from
 navigation to the figure drawn, and from a Next click to the next step's figure.
 """
@@ -107,7 +110,7 @@ def _post(client, path: str, body: dict) -> float:
 
 def bench_story(client, repeats: int) -> None:
     from dashboard import ids
-    from dashboard.story import story_for
+    from dashboard.story import clear_story_cache, story_for
 
     def load(seed: int) -> float:
         start = time.perf_counter()
@@ -119,15 +122,23 @@ def bench_story(client, repeats: int) -> None:
         return time.perf_counter() - start
 
     load(10_000)  # imports and first-call costs
-    story_for.cache_clear()
+    clear_story_cache()
     cold = [load(seed) for seed in range(repeats)]
     steps: dict[int, list[float]] = {}
     for seed in range(repeats):
+        story_for(seed)  # a presenter spends longer than this on steps 1-3
         for step in range(1, 5):
             body = story_request_body(f"?step={step}&seed={seed}", trigger=ids.STORY_NEXT,
                                       clicks=step, seed_value=seed)
             steps.setdefault(step + 1, []).append(_post(client, "/story/_dash-update-component",
                                                         body))
+    # worst case: a presenter who jumps to step 4 the moment the page has loaded waits for
+    # the rest of the defense ranking
+    rushed = []
+    for seed in range(1_000, 1_000 + repeats):
+        load(seed)
+        rushed.append(_post(client, "/story/_dash-update-component", story_request_body(
+            f"?step=3&seed={seed}", trigger=ids.STORY_NEXT, clicks=3, seed_value=seed)))
     print(f"\nstory mode (/story/), {repeats} seeds, server side in-process")
     print(f"  cold load (page + layout + first update, new seed): median "
           f"{1000 * statistics.median(cold):.0f} ms, max {1000 * max(cold):.0f} ms "
@@ -135,6 +146,8 @@ def bench_story(client, repeats: int) -> None:
     for step, times in steps.items():
         print(f"  Next -> step {step}: median {1000 * statistics.median(times):.0f} ms, "
               f"max {1000 * max(times):.0f} ms (target < 300 ms)")
+    print(f"  Next -> step 4 at once after a cold load (waits for the defense ranking): median "
+          f"{1000 * statistics.median(rushed):.0f} ms, max {1000 * max(rushed):.0f} ms")
 
 
 def bench_story_browser(client_url: str, repeats: int) -> None:
@@ -187,11 +200,10 @@ def main(argv=None) -> None:
         bench_main_update(client, args.repeats)
     bench_story(client, args.repeats)
     if args.browser:
+        import logging
         import threading
 
         from werkzeug.serving import make_server
-
-        import logging
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         srv = make_server("127.0.0.1", 0, app.server, threaded=True)

@@ -10,6 +10,9 @@ read from :func:`core.story.loan_story` for the URL's seed.
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from urllib.parse import parse_qs, urlencode
@@ -77,10 +80,57 @@ def parse_search(search: str | None) -> tuple[StoryState, list[str]]:
     return state, notes
 
 
-@lru_cache(maxsize=16)
+# The full story ranks every defense (about a second); steps 1-3 do not need that, so a
+# page load computes them without it and the full story follows in a background thread,
+# ready by the time a presenter reaches step 4. Both are kept for the last 16 seeds.
+_MEMO = 16
+_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="story")
+_lock = threading.Lock()
+_futures: OrderedDict[int, Future] = OrderedDict()
+
+
+def _full_story(seed: int) -> Future:
+    with _lock:
+        future = _futures.get(seed)
+        if future is None:
+            future = _futures[seed] = _executor.submit(loan_story, seed)
+            while len(_futures) > _MEMO:
+                _futures.popitem(last=False)
+        else:
+            _futures.move_to_end(seed)
+        return future
+
+
 def story_for(seed: int) -> LoanStory:
-    """The story for ``seed``, computed once per process (bounded: 16 seeds)."""
-    return loan_story(seed)
+    """The whole story for ``seed`` (waits for it if it is still being computed)."""
+    return _full_story(seed).result()
+
+
+@lru_cache(maxsize=_MEMO)
+def preview_for(seed: int) -> LoanStory:
+    """Steps 1-3 of the story for ``seed``: the same numbers, no defense ranking."""
+    return loan_story(seed, defense="none")
+
+
+def story_at(seed: int, step: int) -> LoanStory:
+    """What step ``step`` needs: the preview for steps 1-3 (then the full story is started
+    in the background), the full story from step 4 on."""
+    full = _full_story(seed) if step >= 4 else None
+    if full is None:
+        with _lock:
+            full = _futures.get(seed)
+        if full is None or not full.done():
+            preview = preview_for(seed)
+            _full_story(seed)  # start it now that the page's own work is done
+            return preview
+    return full.result()
+
+
+def clear_story_cache() -> None:
+    """Forget every computed story (benchmarks time cold loads with it)."""
+    with _lock:
+        _futures.clear()
+    preview_for.cache_clear()
 
 
 # ---------------------------------------------------------------- formatting
@@ -304,7 +354,7 @@ def next_state(state: StoryState, trigger, seed_value) -> tuple[StoryState, list
 
 def render(state: StoryState) -> dict:
     """Everything the page shows for ``state`` (the callback's outputs, by name)."""
-    story = story_for(state.seed)
+    story = story_at(state.seed, state.step)
     n = story.numbers
     return {
         "title": f"{state.step}. {STEPS[state.step - 1]}",
@@ -343,7 +393,8 @@ def story_update(search: str | None, trigger=None, seed_value=None) -> tuple:
     return (
         new_search if new_search != (search or "") else no_update,
         "story-root present" if state.present else "story-root",
-        [_pill_class(i, state.step) for i in range(1, len(STEPS) + 1)], view["title"], view["figure"], view["numbers"], view["text"],
+        [_pill_class(i, state.step) for i in range(1, len(STEPS) + 1)], view["title"],
+        view["figure"], view["numbers"], view["text"],
         view["info"], state.step == 1, state.step == len(STEPS), state.seed,
         "Leave presenter mode" if state.present else "Presenter mode",
         " ".join(notes), bool(notes),
@@ -384,4 +435,5 @@ def create_story_app(server, assets_folder: str) -> Dash:
 
 
 __all__ = ["create_story_app", "parse_search", "next_state", "render", "story_for", "StoryState",
-           "STEPS", "PATH", "STORY_OUTPUTS", "story_update", "step_numbers", "step_text"]
+           "STEPS", "PATH", "STORY_OUTPUTS", "story_update", "step_numbers", "step_text",
+           "story_at", "preview_for", "clear_story_cache"]

@@ -96,3 +96,16 @@ def test_same_seed_same_story_other_seed_other_story(story):
 def test_story_rejects_bad_parameters(kwargs, match):
     with pytest.raises(ValueError, match=match):
         loan_story(**kwargs)
+
+
+def test_steps_one_to_three_do_not_depend_on_the_defense(story):
+    quick = loan_story(0, defense="none")
+    assert quick.ranking == [] and quick.defense == "none"
+    assert quick.numbers["defense"]["fakes_caught"] == 0
+    for key in ("clean", "poisoned"):
+        assert quick.numbers[key] == story.numbers[key]
+    assert [f.n_fake for f in quick.frames] == [f.n_fake for f in story.frames]
+    for a, b in zip(quick.frames, story.frames, strict=True):
+        np.testing.assert_array_equal(a.z, b.z)
+    with pytest.raises(ValueError, match="defense='nope'"):
+        loan_story(0, defense="nope")

@@ -191,3 +191,22 @@ def test_story_layout_has_every_story_id():
             stack.append(c.children)
     wanted = {v for k, v in vars(ids).items() if k.startswith("STORY_") and k != "STORY_LINK"}
     assert wanted <= found
+
+
+def test_steps_one_to_three_come_first_the_ranking_follows():
+    from dashboard.story import clear_story_cache, preview_for, story_at
+
+    clear_story_cache()
+    early = story_at(5, 1)
+    assert early is preview_for(5) and early.ranking == []
+    full = story_at(5, 4)  # waits for the background ranking
+    assert full.ranking and full is story_for(5)
+    assert story_at(5, 2) is full  # once it is there, every step uses it
+    for step in (1, 2, 3):  # and the early steps read the same either way
+        assert text_of(page(f"?step={step}&seed=5")["story-numbers.children"]) == \
+            text_of(step_numbers_of(early, step))
+
+
+def step_numbers_of(story, step):
+    from dashboard.story import step_numbers
+    return step_numbers(story, step)
