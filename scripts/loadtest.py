@@ -192,7 +192,11 @@ class User(threading.Thread):
                 finished = resp.json()["response"]["bg-result"]["data"]
                 break
         if finished is None:
-            self.record("job poll", 0.0, "background job did not finish")
+            c = job.get("config", {})
+            self.record("job poll", 0.0, f"background job did not finish in "
+                        f"{time.perf_counter() - start:.0f} s: {c.get('dataset')} "
+                        f"n={c.get('n_samples')} {c.get('attack')} {c.get('defense')} "
+                        f"{c.get('model')}/{c.get('kernel')} C={c.get('C')}")
             return
         values = {"bg-result.data": finished, "config-store.data": self.store}
         self.call("job draw", "POST", UPDATE,
