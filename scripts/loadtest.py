@@ -48,23 +48,31 @@ import requests
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from core import ATTACKS, DEFENSES, SCENARIOS  # noqa: E402
+from core import ATTACKS, DATASETS, DEFENSES, SCENARIOS  # noqa: E402
 from dashboard import ids  # noqa: E402
 from dashboard.state import C_VALUES, N_SAMPLES_RANGE  # noqa: E402
 
 UPDATE = "/_dash-update-component"
-DATASETS_2D = ["blobs", "moons", "circles", "linear", "loan", "breast_cancer", "digits"]
-#: (control, weight, new value)
+
+
+def sample_size(r: random.Random, values: dict) -> int:
+    """A sample size the slider offers for the current dataset (its max follows the data)."""
+    lo, hi, step = N_SAMPLES_RANGE
+    spec = DATASETS.get(values.get(f"{ids.DATASET}.value"))
+    return r.randrange(lo, min(hi, spec.max_samples if spec else hi) + 1, step)
+
+
+#: (control, weight, new value from (rng, current values))
 MOVES = [
-    (ids.POISON_RATE, 30, lambda r: round(r.randrange(0, 61) / 100, 2)),
-    (ids.DEFENSE, 15, lambda r: r.choice(list(DEFENSES))),
-    (ids.ATTACK, 10, lambda r: r.choice(list(ATTACKS))),
-    (ids.SEED, 10, lambda r: r.randrange(0, 1000)),
-    (ids.DATASET, 10, lambda r: r.choice(DATASETS_2D)),
-    (ids.KERNEL, 10, lambda r: r.choice(["linear", "rbf", "poly", "sigmoid"])),
-    (ids.C, 5, lambda r: r.choice(C_VALUES)),
-    (ids.N_SAMPLES, 5, lambda r: r.randrange(*N_SAMPLES_RANGE)),
-    (ids.SCENARIO, 5, lambda r: r.choice(list(SCENARIOS))),
+    (ids.POISON_RATE, 30, lambda r, v: round(r.randrange(0, 61) / 100, 2)),
+    (ids.DEFENSE, 15, lambda r, v: r.choice(list(DEFENSES))),
+    (ids.ATTACK, 10, lambda r, v: r.choice(list(ATTACKS))),
+    (ids.SEED, 10, lambda r, v: r.randrange(0, 1000)),
+    (ids.DATASET, 10, lambda r, v: r.choice(list(DATASETS))),
+    (ids.KERNEL, 10, lambda r, v: r.choice(["linear", "rbf", "poly", "sigmoid"])),
+    (ids.C, 5, lambda r, v: r.choice(C_VALUES)),
+    (ids.N_SAMPLES, 5, sample_size),
+    (ids.SCENARIO, 5, lambda r, v: r.choice(list(SCENARIOS))),
 ]
 
 
@@ -184,7 +192,11 @@ class User(threading.Thread):
                 finished = resp.json()["response"]["bg-result"]["data"]
                 break
         if finished is None:
-            self.record("job poll", 0.0, "background job did not finish")
+            c = job.get("config", {})
+            self.record("job poll", 0.0, f"background job did not finish in "
+                        f"{time.perf_counter() - start:.0f} s: {c.get('dataset')} "
+                        f"n={c.get('n_samples')} {c.get('attack')} {c.get('defense')} "
+                        f"{c.get('model')}/{c.get('kernel')} C={c.get('C')}")
             return
         values = {"bg-result.data": finished, "config-store.data": self.store}
         self.call("job draw", "POST", UPDATE,
@@ -222,7 +234,7 @@ class User(threading.Thread):
     def change_control(self) -> None:
         control, _, new = self.rng.choices(MOVES, weights=[m[1] for m in MOVES])[0]
         key = f"{control}.value"
-        self.values[key] = new(self.rng)
+        self.values[key] = new(self.rng, self.values)
         start = time.perf_counter()
         resp = self.call("sync", "POST", UPDATE,
                          json=Callbacks.body(self.cbs.sync, self.values, [key]))

@@ -188,6 +188,11 @@ def test_a_large_C_svm_runs_in_the_background():
                                             noise=0.0, kernel="linear"))
     assert not runs_in_background(SMALL.replace(C=10.0))
     assert not runs_in_background(SMALL.replace(C=1000.0, model="logreg"))
+    # a linear SVM with C=10 on many features (digits: ~1.8 s), not on 2-D data
+    digits = SMALL.replace(dataset="digits", n_samples=362, noise=0.0, kernel="linear")
+    assert runs_in_background(digits.replace(C=10.0))
+    assert not runs_in_background(digits.replace(C=1.0))
+    assert not runs_in_background(SMALL.replace(C=10.0, kernel="linear"))
 
 
 def test_update_panels_reports_errors():
