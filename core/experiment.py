@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Callable
@@ -32,21 +33,47 @@ from core.models import (
 from core.views import View, make_view
 
 __all__ = ["ExperimentConfig", "ExperimentResult", "DecisionGrid", "Prepared", "prepare",
-           "run_experiment", "config_limits",
+           "run_experiment", "config_limits", "trusted_size", "MIN_TRUSTED_PER_CLASS",
            "decision_grid", "derive_seeds"]
 
 #: n_samples' upper bound for dataset "csv", where it does not apply (the file decides)
 CSV_MAX_SAMPLES = 10**9
 
 
-def config_limits(dataset: str = "blobs", test_fraction: float = 0.4) -> dict[str, Interval]:
+#: a defense that needs trusted data (roni) gets at least this many trusted points per class
+MIN_TRUSTED_PER_CLASS = 2
+
+
+def trusted_size(trusted_fraction: float, n_total: int) -> int:
+    """Points held out as the defender's trusted sample: the fraction of all, at least 2."""
+    return max(2, int(round(trusted_fraction * n_total))) if trusted_fraction > 0 else 0
+
+
+def _min_trusted_fraction(n_total: int) -> float:
+    """The smallest trusted_fraction that holds out 2 points of each class of ``n_total``."""
+    need = 2 * MIN_TRUSTED_PER_CLASS
+    f = (need - 0.5) / n_total
+    while trusted_size(f, n_total) < need:  # round() and float error: step up to the edge
+        f = math.nextafter(f, 1.0)
+    while f > 0 and trusted_size(math.nextafter(f, 0.0), n_total) >= need:
+        f = math.nextafter(f, 0.0)
+    return f
+
+
+def config_limits(dataset: str = "blobs", test_fraction: float = 0.4, *,
+                  n_samples: int | None = None, defense: str | None = None
+                  ) -> dict[str, Interval]:
     """The range of every numeric :class:`ExperimentConfig` field, as construction checks it.
 
     Three depend on other fields: ``n_samples`` and ``noise`` on ``dataset`` (its
     size and noise scale; for ``"csv"`` neither applies and noise must be 0), and
-    ``trusted_fraction`` on ``test_fraction`` (at most half of it).
-    ``contamination`` also takes ``"auto"``, ``gamma`` ``"scale"`` or ``"auto"``,
-    and ``noise`` ``None`` (the dataset's default).
+    ``trusted_fraction`` on ``test_fraction`` (at most half of it) and, given
+    ``defense`` and ``n_samples``, on them: a defense that needs trusted data
+    needs ``trusted_fraction`` > 0, and enough for ``MIN_TRUSTED_PER_CLASS``
+    points of each class (checked for generated data, where ``n_samples`` is
+    the number of points; the range may then be empty). ``contamination``
+    also takes ``"auto"``, ``gamma`` ``"scale"`` or ``"auto"``, and ``noise``
+    ``None`` (the dataset's default).
     """
     spec = DATASETS.get(dataset)
     return {
@@ -54,7 +81,7 @@ def config_limits(dataset: str = "blobs", test_fraction: float = 0.4) -> dict[st
                               integer=True),
         "noise": Interval(0.0, spec.max_noise if spec else 0.0),
         "test_fraction": Interval(0.1, 0.9),
-        "trusted_fraction": Interval(0.0, 0.5 * test_fraction),
+        "trusted_fraction": _trusted_limit(dataset, test_fraction, n_samples, defense),
         "poison_rate": Interval(0.0, 1.0, high_open=True),
         "contamination": CONTAMINATION_RANGE,
         "knn_k": Interval(1, 100, integer=True),
@@ -65,6 +92,16 @@ def config_limits(dataset: str = "blobs", test_fraction: float = 0.4) -> dict[st
         "seed": Interval(0, 2**32 - 1, integer=True),
         "grid_resolution": Interval(0, 400, integer=True),
     }
+
+
+def _trusted_limit(dataset: str, test_fraction: float, n_samples: int | None,
+                   defense: str | None) -> Interval:
+    high = 0.5 * test_fraction
+    if defense not in DEFENSES or not DEFENSES[defense].needs_trusted:
+        return Interval(0.0, high)
+    if n_samples is None or dataset == CSV:  # a CSV's size is known once it is read
+        return Interval(0.0, high, low_open=True)
+    return Interval(_min_trusted_fraction(n_samples), high)
 
 
 @dataclass(frozen=True)
@@ -137,9 +174,22 @@ class ExperimentConfig:
         check_choice("attack", self.attack, ATTACKS)
         check("poison_rate")
         check_choice("defense", self.defense, DEFENSES)
-        if DEFENSES[self.defense].needs_trusted and self.trusted_fraction == 0:
-            raise ValueError(f"defense={self.defense!r} needs trusted data; "
-                             "set trusted_fraction > 0 (e.g. 0.1)")
+        if DEFENSES[self.defense].needs_trusted:
+            if self.trusted_fraction == 0:
+                raise ValueError(f"defense={self.defense!r} needs trusted data; "
+                                 "set trusted_fraction > 0 (e.g. 0.1)")
+            low = config_limits(self.dataset, self.test_fraction, n_samples=self.n_samples,
+                                defense=self.defense)["trusted_fraction"].low
+            if self.trusted_fraction < low:
+                n = trusted_size(self.trusted_fraction, self.n_samples)
+                fix = (f"raise trusted_fraction to {low:.4g} or more, or n_samples"
+                       if low <= 0.5 * self.test_fraction else
+                       f"that takes trusted_fraction >= {low:.4g}, more than half of "
+                       f"test_fraction={self.test_fraction:g}: raise test_fraction or n_samples")
+                raise ValueError(
+                    f"trusted_fraction={self.trusted_fraction:g} holds out {n} of "
+                    f"{self.n_samples} points; defense {self.defense!r} needs at least "
+                    f"{2 * MIN_TRUSTED_PER_CLASS} ({MIN_TRUSTED_PER_CLASS} of each class): {fix}")
         s(self, "contamination", check_contamination(self.contamination))
         check("knn_k")
         check("knn_threshold")
@@ -310,6 +360,25 @@ class Prepared:
     rows_test: np.ndarray | None = None  # positions of X_test in the generated table
 
 
+def _top_up(X_test, y_test, X_tr, y_tr, index) -> tuple[np.ndarray, ...]:
+    """Move test points of a class the trusted sample holds fewer than
+    ``MIN_TRUSTED_PER_CLASS`` of into it, while the test set keeps another point.
+    ``index`` (one entry per test point) is filtered along with the test set.
+
+    A stratified split of a few points can leave the rarer class one short (4 of
+    37% / 63% data splits 1 / 3); a split that has enough is returned unchanged.
+    """
+    for label in np.unique(y_test):
+        short = MIN_TRUSTED_PER_CLASS - int(np.sum(y_tr == label))
+        move = np.flatnonzero(y_test == label)[:max(0, min(short, len(y_test) - 1))]
+        if len(move):
+            keep = np.ones(len(y_test), dtype=bool)
+            keep[move] = False
+            X_tr, y_tr = np.vstack([X_tr, X_test[move]]), np.concatenate([y_tr, y_test[move]])
+            X_test, y_test, index = X_test[keep], y_test[keep], index[keep]
+    return X_test, y_test, X_tr, y_tr, index
+
+
 def prepare(config: ExperimentConfig) -> Prepared:
     """Load or generate the data, carve out the trusted sample, build the (unfitted) model.
 
@@ -328,10 +397,11 @@ def prepare(config: ExperimentConfig) -> Prepared:
     X_test, y_test, trusted, rows_test = data.X_test, data.y_test, None, data.rows_test
     if config.trusted_fraction > 0:  # the defender's known-clean sample, never tested on
         n_total = len(data.y_train) + len(data.y_test)
-        n_trusted = max(2, int(round(config.trusted_fraction * n_total)))
+        n_trusted = trusted_size(config.trusted_fraction, n_total)
         X_test, X_tr, y_test, y_tr, keep, _ = train_test_split(
             data.X_test, data.y_test, np.arange(len(data.y_test)), test_size=n_trusted,
             stratify=data.y_test, random_state=data_seed)
+        X_test, y_test, X_tr, y_tr, keep = _top_up(X_test, y_test, X_tr, y_tr, keep)
         trusted = (X_tr, y_tr)
         rows_test = None if rows_test is None else rows_test[keep]
     model = make_model(config.model, kernel=config.kernel, C=config.C, gamma=config.gamma,

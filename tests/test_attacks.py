@@ -154,3 +154,15 @@ def test_target_success_rate_counts_and_checks_its_input():
     assert target_success_rate(always_one, np.zeros((3, 2)), 0) == 0.0
     with pytest.raises(ValueError, match=r"targets has shape \(0, 2\)"):
         target_success_rate(always_one, np.zeros((0, 2)), 1)
+
+
+def test_targeted_injection_when_the_clean_model_already_gives_everything_away():
+    from core import ExperimentConfig, run_experiment
+
+    # a tiny C makes the linear SVM predict one class everywhere (found by hypothesis)
+    r = run_experiment(ExperimentConfig(dataset="blobs", n_samples=40, test_fraction=0.625,
+                                        attack="targeted_injection", poison_rate=0.1,
+                                        defense="none", kernel="linear", C=0.015625,
+                                        grid_resolution=0))
+    assert len(r.targets) == 5 and (r.y_clean[r.target_index] == 0).all()
+    assert 0.0 <= r.target_success["clean"] <= 1.0

@@ -321,6 +321,14 @@ def test_ranking_scores_oracle_none_and_undefined(poisoned):
         detection_metrics(np.zeros(5, bool), np.ones(5, bool), score=np.zeros(3))
 
 
+def test_average_precision_of_a_perfect_ranking_is_exactly_one():
+    # found by tests/test_properties.py: scikit-learn sums 20 steps of 0.05 to 1.0000000000000002
+    truth = np.array([True] * 20 + [False] * 19)
+    score = np.arange(39, 0, -1.0)
+    assert detection_metrics(truth, ~truth, score=score).average_precision == 1.0
+    assert detection_curves(truth, score)["average_precision"] == 1.0
+
+
 def test_detection_curves_shapes_and_operating_point(poisoned):
     s = _sanitize("knn_sanitize", poisoned)
     c = detection_curves(poisoned.is_poison, s.score, is_clean=s.is_clean)

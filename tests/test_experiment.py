@@ -161,6 +161,47 @@ def test_fast_decision_values_equal_sklearn(model, kernel, gamma):
     assert np.allclose(decision_values(m, pts, max_block=100), expected, rtol=1e-9, atol=1e-9)
 
 
+# Found by tests/test_properties.py: roni configs that construction accepted but could not run
+# ("roni needs at least 2 trusted points of each class").
+def test_roni_refuses_a_trusted_sample_too_small_to_hold_two_of_each_class():
+    with pytest.raises(ValueError, match=r"^trusted_fraction=0.0625 holds out 2 of 40 points; "
+                                         r"defense 'roni' needs at least 4 \(2 of each class\): "
+                                         r"raise trusted_fraction to 0.0875 or more"):
+        ExperimentConfig(n_samples=40, test_fraction=0.5, trusted_fraction=0.0625, defense="roni")
+    with pytest.raises(ValueError, match=r"more than half of test_fraction=0.1: raise "
+                                         r"test_fraction or n_samples"):
+        ExperimentConfig(n_samples=40, test_fraction=0.1, trusted_fraction=0.05, defense="roni")
+    ExperimentConfig(n_samples=40, test_fraction=0.1, trusted_fraction=0.05)  # no roni: fine
+
+
+def test_config_limits_match_construction_at_the_trusted_edge():
+    from core.experiment import config_limits, trusted_size
+
+    for n in (40, 69, 121, 997, 100_000):
+        low = config_limits("blobs", 0.9, n_samples=n, defense="roni")["trusted_fraction"].low
+        assert trusted_size(low, n) == 4 and trusted_size(np.nextafter(low, 0), n) == 3
+        ExperimentConfig(n_samples=n, test_fraction=0.9, trusted_fraction=low, defense="roni")
+        with pytest.raises(ValueError, match="^trusted_fraction="):
+            ExperimentConfig(n_samples=n, test_fraction=0.9, trusted_fraction=np.nextafter(low, 0),
+                             defense="roni")
+
+
+def test_a_small_stratified_trusted_sample_is_topped_up_to_two_of_each_class():
+    from core.experiment import prepare
+
+    # 4 of breast_cancer's 37% / 63% classes split 1 / 3; roni then had too few to cross-validate
+    cfg = ExperimentConfig(dataset="breast_cancer", n_samples=40, test_fraction=0.2,
+                           trusted_fraction=0.0875, defense="roni", grid_resolution=0, seed=1)
+    prep = prepare(cfg)  # the held-out 8 points are 3 / 5; the stratified 4 took 1 / 3
+    assert np.bincount(prep.trusted[1]).tolist() == [2, 3]
+    assert np.bincount(prep.y_test).tolist() == [1, 2]
+    r = run_experiment(cfg)
+    assert 0 <= r.defended_accuracy <= 1 and len(r.y_test) == 3
+    # enough of each class already: the split is left exactly as it was
+    big = prepare(cfg.replace(seed=0))
+    assert np.bincount(big.trusted[1]).tolist() == [2, 2] and len(big.y_test) == 4
+
+
 def test_trusted_split_is_carved_from_the_held_out_part():
     base = ExperimentConfig(**SMALL)
     r0 = run_experiment(base)

@@ -19,7 +19,8 @@ def pick_targets(X: np.ndarray, y: np.ndarray, margin: np.ndarray, *, n_targets:
 
     Among the training points labelled ``1 - target_label`` that the clean
     model also classifies so (``margin`` is its decision function, positive =
-    class 1), take the one at quantile ``depth`` of the distance from the
+    class 1; if it classifies none so, all of them: the attacker has nothing left to
+    win, and the target success rate of the clean model says so), take the one at quantile ``depth`` of the distance from the
     boundary (0 = the closest, 1 = the deepest) as the anchor; the targets are
     the anchor and its ``n_targets - 1`` nearest such points (standardized
     features). Deterministic: ties are broken by row index.
@@ -27,9 +28,10 @@ def pick_targets(X: np.ndarray, y: np.ndarray, margin: np.ndarray, *, n_targets:
     own = 1 - target_label
     signed = margin if own == 1 else -margin
     pool = np.flatnonzero((y == own) & (signed > 0))
+    if pool.size == 0:  # the clean model already gives every point the attacker's label:
+        pool = np.flatnonzero(y == own)  # the targets are won before the attack starts
     if pool.size == 0:
-        raise ValueError(f"targeted_injection: the clean model accepts no training point of "
-                         f"class {own} as class {own}, so there is nothing to target")
+        raise ValueError(f"targeted_injection needs training points of class {own} to target")
     n_targets = min(n_targets, pool.size)
     order = pool[np.argsort(signed[pool], kind="stable")]
     anchor = order[int(round(depth * (order.size - 1)))]
