@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlencode
 
 import dash_bootstrap_components as dbc
 from dash import ALL, Dash, Input, Output, ctx, dcc, html, no_update
+from flask import after_this_request
 
 from core.defenses import DEFENSES
 from core.story import CURRENCY, LoanStory, loan_story
@@ -121,9 +122,21 @@ def story_at(seed: int, step: int) -> LoanStory:
             full = _futures.get(seed)
         if full is None or not full.done():
             preview = preview_for(seed)
-            _full_story(seed)  # start it now that the page's own work is done
+            _after_response(lambda: _full_story(seed))
             return preview
     return full.result()
+
+
+def _after_response(start) -> None:
+    """Call ``start`` once the current response has gone out (now, outside a request):
+    the ranking holds the GIL for most of a second, which would delay this very page."""
+    try:
+        @after_this_request
+        def hook(response):
+            response.call_on_close(start)
+            return response
+    except RuntimeError:  # no request context (scripts, tests)
+        start()
 
 
 def clear_story_cache() -> None:
