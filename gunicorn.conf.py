@@ -6,6 +6,9 @@ bind = f"0.0.0.0:{os.environ.get('PORT', '8050')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+# idle keep-alive connections stay open this long; longer than a user's pause between
+# actions, so a request is not sent on a connection the server is just closing
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "10"))
 accesslog = "-" if os.environ.get("GUNICORN_ACCESS_LOG") == "1" else None
 
 
@@ -18,9 +21,13 @@ def post_worker_init(worker):
     from werkzeug.test import Client
 
     Client(worker.wsgi).get("/")
-    # compute the page's default view once, so the first visitor of each worker waits for
-    # nothing (results are memoized per worker by config)
+    Client(worker.wsgi).get("/story/")  # the story's Dash app has the same one-time setup
+    # compute the page's default view and the story's default seed once, so the first
+    # visitor of each worker waits for nothing (both are memoized per worker)
     from dashboard.callbacks.experiment import compute
     from dashboard.state import default_config
+    from dashboard.story import preview_for, story_for
 
     compute(default_config())
+    preview_for(0)
+    story_for(0)

@@ -1,7 +1,10 @@
 """Command-line interface: ``python -m core {list,run,sweep,matrix}``.
 
 Bad arguments exit with status 2 and one line on stderr naming the bad value
-and what is allowed; no traceback.
+and what is allowed; no traceback. ``sweep`` and ``matrix`` run on a Dask
+cluster given by ``--scheduler ADDRESS`` or, without it, by the environment
+variable ``DASK_SCHEDULER_ADDRESS`` (read here only: core functions take the
+address as an argument).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from dataclasses import fields
@@ -23,9 +27,13 @@ from core.export import config_from_document
 from core.matrix import run_matrix
 from core.models import KERNELS, MODELS
 from core.scenarios import SCENARIOS
+from core.story import CURRENCY, LoanStory, loan_story
 from core.sweeps import run_sweep, summarize_sweep
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "SCHEDULER_ENV"]
+
+#: environment variable naming a Dask scheduler when ``--scheduler`` is not given
+SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 
 
 class UsageError(Exception):
@@ -138,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated poison rates (default 0,0.05,...,0.3)")
     p.add_argument("--seeds", type=_int, default=5, help="seeds per rate, from --seed on (default 5)")
     p.add_argument("--jobs", type=_int, default=1, help="parallel workers, -1 = all cores")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help=f"run on this Dask scheduler, e.g. tcp://HOST:8786 (default: "
+                        f"${SCHEDULER_ENV} if set, else local processes; --jobs is then ignored)")
     p.add_argument("--csv", metavar="PATH", help="also write the tidy table as CSV ('-' = stdout)")
     p.add_argument("--json", action="store_true", help="the tidy table as JSON records on stdout")
 
@@ -152,8 +163,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--defenses", type=_names, default=None,
                    help=f"comma-separated defenses (default all: {','.join(DEFENSES)})")
     p.add_argument("--jobs", type=_int, default=1, help="parallel workers, -1 = all cores")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help=f"run on this Dask scheduler, e.g. tcp://HOST:8786 (default: "
+                        f"${SCHEDULER_ENV} if set, else local processes; --jobs is then ignored)")
     p.add_argument("--csv", metavar="PATH", help="also write the tidy table as CSV ('-' = stdout)")
     p.add_argument("--json", action="store_true", help="the tidy table as JSON records on stdout")
+
+    p = sub.add_parser("story", help="the loan-fraud story's business numbers for one seed")
+    p.add_argument("--seed", type=_int, default=0, help="random seed (default 0)")
+    p.add_argument("--fake-rate", dest="fake_rate", type=_float, default=0.15,
+                   help="fake applications per genuine one, in (0, 0.5] (default 0.15)")
+    p.add_argument("--loss-given-default", dest="loss_given_default", type=_float, default=0.45,
+                   help="share of a bad loan the bank loses, in [0, 1] (default 0.45)")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     return parser
 
 
@@ -225,8 +247,19 @@ def format_result(r: ExperimentResult) -> str:
         "",
         f"detection: precision {d.precision:.3f}  recall {d.recall:.3f}  F1 {d.f1:.3f}  "
         f"{verb} {d.n_flagged} ({d.n_poison_caught} poison, {d.n_clean_lost} clean)",
+        *_target_lines(r),
         f"time: {r.timings.get('total', 0.0):.2f} s",
     ])
+
+
+def _target_lines(r: ExperimentResult) -> list[str]:
+    if r.target_success is None:
+        return []
+    label = r.class_names[r.target_label]
+    s = r.target_success
+    return [f"targets: {len(r.targets)} points the attacker wants labelled {label!r}; share "
+            f"given it: clean {s['clean']:.2f}  poisoned {s['poisoned']:.2f}  "
+            f"defended {s['defended']:.2f}"]
 
 
 def _cmd_run(args, out) -> None:
@@ -272,10 +305,18 @@ def _format_sweep(table) -> str:
             f"{summary.to_string(index=False, float_format=fmt)}")
 
 
+def scheduler_from_args(args: argparse.Namespace) -> str | None:
+    """``--scheduler``, else ``$DASK_SCHEDULER_ADDRESS`` (empty = unset), else None (local)."""
+    if args.scheduler is not None:
+        return args.scheduler
+    return os.environ.get(SCHEDULER_ENV) or None
+
+
 def _cmd_sweep(args, out) -> None:
     config = config_from_args(args)
     progress = _progress_bar(sys.stderr) if sys.stderr.isatty() else None
-    table = run_sweep(config, args.rates, args.seeds, n_jobs=args.jobs, progress=progress)
+    table = run_sweep(config, args.rates, args.seeds, n_jobs=args.jobs,
+                      scheduler=scheduler_from_args(args), progress=progress)
     _emit(table, args, out, lambda: _format_sweep(table))
 
 
@@ -302,6 +343,15 @@ def format_matrix(table) -> str:
     frame.index.name = None
     frame.columns.name = None
     lines.append(frame.to_string())
+    targeted = table[table.target_success_defended_mean.notna()]
+    if len(targeted):
+        success = targeted.pivot(index="attack", columns="defense",
+                                 values="target_success_defended_mean")
+        success = success.loc[[a for a in attacks if a in success.index], defenses]
+        success = success.map(lambda v: f"{v:.2f}")
+        success.index.name = success.columns.name = None
+        lines += ["", "targeted attacks: share of the targets the defended model still gives the "
+                  "attacker's label (0 = attack defeated)", success.to_string()]
     return "\n".join(lines)
 
 
@@ -309,8 +359,44 @@ def _cmd_matrix(args, out) -> None:
     config = config_from_args(args)
     progress = _progress_bar(sys.stderr) if sys.stderr.isatty() else None
     table = run_matrix(config, args.attacks, args.defenses, args.rate, args.seeds,
-                       n_jobs=args.jobs, progress=progress)
+                       n_jobs=args.jobs, scheduler=scheduler_from_args(args), progress=progress)
     _emit(table, args, out, lambda: format_matrix(table))
+
+
+def _money(v: float) -> str:
+    return f"{CURRENCY}{v:,.0f}"
+
+
+def format_story(story: LoanStory) -> str:
+    n = story.numbers
+    c, p, d, dd = n["clean"], n["poisoned"], n["defended"], n["defense"]
+    return "\n".join([
+        f"loan-fraud story, seed {story.seed}: {n['n_history']} past applications, "
+        f"{n['n_fake']} fakes, {n['n_book']} new applications scored",
+        "",
+        f"1 the model     accuracy {c['accuracy']:.1%}, approves {c['approval_rate']:.1%}, "
+        f"{c['default_rate']:.1%} of approved loans go bad",
+        f"2 the attack    {n['n_fake']} fake 'approved' applications aimed at "
+        f"{n['n_targets']} target applications ({_money(n['target_total'])} requested)",
+        f"3 the damage    targets approved {p['targets_approved']}/{n['n_targets']}; expected "
+        f"loss {_money(c['expected_loss'])} -> {_money(p['expected_loss'])} "
+        f"(+{_money(n['loss_added'])}); accuracy lost {100 * n['accuracy_lost']:.1f} pts",
+        f"4 the defense   {dd['name']} (best of {dd['n_candidates']} for this attack): caught "
+        f"{dd['fakes_caught']}/{n['n_fake']} fakes, targets approved "
+        f"{d['targets_approved']}/{n['n_targets']}, expected loss {_money(d['expected_loss'])}, "
+        f"{dd['good_records_lost']} good applicants' records wrongly removed",
+        f"  (loss = approved targets' full amounts + {story.loss_given_default:.0%} of each "
+        "approved bad loan's amount)",
+    ])
+
+
+def _cmd_story(args, out) -> None:
+    story = loan_story(args.seed, fake_rate=args.fake_rate,
+                       loss_given_default=args.loss_given_default)
+    if args.json:
+        print(json.dumps(story.to_dict(), sort_keys=True), file=out)
+    else:
+        print(format_story(story), file=out)
 
 
 def main(argv: Sequence[str] | None = None, *, out=None) -> int:
@@ -321,7 +407,7 @@ def main(argv: Sequence[str] | None = None, *, out=None) -> int:
         if args.command in ("sweep", "matrix") and args.seeds < 1:
             raise ValueError(f"seeds={args.seeds} is out of range; expected an integer >= 1")
         {"list": _cmd_list, "run": _cmd_run, "sweep": _cmd_sweep,
-         "matrix": _cmd_matrix}[args.command](args, out)
+         "matrix": _cmd_matrix, "story": _cmd_story}[args.command](args, out)
     except (UsageError, ValueError) as exc:
         print(f"error: {exc}" if not isinstance(exc, UsageError) else f"{exc}", file=sys.stderr)
         return 2

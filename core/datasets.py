@@ -20,8 +20,11 @@ from sklearn.utils import check_random_state
 
 from core._validation import check_choice, check_int, check_real
 
-__all__ = ["Dataset", "DATASETS", "REAL_DATASETS", "CSV", "make_dataset", "make_loan_frame",
-           "LOAN_FEATURES"]
+__all__ = ["Dataset", "DATASETS", "REAL_DATASETS", "CSV", "MIN_SAMPLES", "make_dataset",
+           "make_loan_frame", "LOAN_FEATURES"]
+
+#: the fewest points a dataset may have (before the train/test split)
+MIN_SAMPLES = 40
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,6 +43,10 @@ class Dataset:
         One name per column of ``X``.
     class_names : tuple of str
         ``class_names[k]`` is the meaning of label ``k``.
+    rows_train, rows_test : ndarray of int or None
+        Positions of the training and test points in the generated table
+        (for ``loan``: rows of :func:`make_loan_frame`, which carries the loan
+        amounts); None when not tracked.
     """
 
     name: str
@@ -49,6 +56,8 @@ class Dataset:
     y_test: np.ndarray
     feature_names: tuple[str, ...]
     class_names: tuple[str, str]
+    rows_train: np.ndarray | None = None
+    rows_test: np.ndarray | None = None
 
     @property
     def n_features(self) -> int:
@@ -219,13 +228,14 @@ def make_dataset(
     """
     check_choice("dataset", name, DATASETS)
     spec = DATASETS[name]
-    n_samples = check_int("n_samples", n_samples, 40, spec.max_samples)
+    n_samples = check_int("n_samples", n_samples, MIN_SAMPLES, spec.max_samples)
     noise = spec.default_noise if noise is None else check_real("noise", noise, 0.0, spec.max_noise)
     test_fraction = check_real("test_fraction", test_fraction, 0.1, 0.9)
     rs = check_random_state(random_state)
     X, y = spec.make(n_samples, noise, rs)
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=np.int64)
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=test_fraction, random_state=rs, stratify=y)
-    return Dataset(name, X_train, y_train, X_test, y_test, spec.feature_names, spec.class_names)
+    X_train, X_test, y_train, y_test, rows_train, rows_test = train_test_split(
+        X, y, np.arange(len(y)), test_size=test_fraction, random_state=rs, stratify=y)
+    return Dataset(name, X_train, y_train, X_test, y_test, spec.feature_names, spec.class_names,
+                   rows_train, rows_test)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Callable
@@ -11,18 +12,96 @@ from typing import Any, Callable
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from core._validation import check_choice, check_int, check_real
+from core._validation import Interval, check_choice, shown
 from core.attacks import ATTACKS, make_attack
 from core.data_io import load_csv_dataset
-from core.datasets import CSV, DATASETS, Dataset, make_dataset
+from core.datasets import CSV, DATASETS, MIN_SAMPLES, Dataset, make_dataset
 from core.defenses import DEFENSES, check_contamination, defense_from_config
-from core.metrics import DetectionMetrics, detection_metrics
-from core.models import KERNELS, MODELS, check_gamma, decision_values, fit_clone, make_model
+from core.defenses.base import CONTAMINATION_RANGE
+from core.metrics import DetectionMetrics, detection_metrics, target_success_rate
+from core.models import (
+    C_RANGE,
+    DEGREE_RANGE,
+    GAMMA_RANGE,
+    KERNELS,
+    MODELS,
+    check_gamma,
+    decision_values,
+    fit_clone,
+    make_model,
+)
 from core.views import View, make_view
 
 __all__ = ["ExperimentConfig", "ExperimentResult", "DecisionGrid", "Prepared", "prepare",
-           "run_experiment",
+           "run_experiment", "config_limits", "trusted_size", "MIN_TRUSTED_PER_CLASS",
            "decision_grid", "derive_seeds"]
+
+#: n_samples' upper bound for dataset "csv", where it does not apply (the file decides)
+CSV_MAX_SAMPLES = 10**9
+
+
+#: a defense that needs trusted data (roni) gets at least this many trusted points per class
+MIN_TRUSTED_PER_CLASS = 2
+
+
+def trusted_size(trusted_fraction: float, n_total: int) -> int:
+    """Points held out as the defender's trusted sample: the fraction of all, at least 2."""
+    return max(2, int(round(trusted_fraction * n_total))) if trusted_fraction > 0 else 0
+
+
+def _min_trusted_fraction(n_total: int) -> float:
+    """The smallest trusted_fraction that holds out 2 points of each class of ``n_total``."""
+    need = 2 * MIN_TRUSTED_PER_CLASS
+    f = (need - 0.5) / n_total
+    while trusted_size(f, n_total) < need:  # round() and float error: step up to the edge
+        f = math.nextafter(f, 1.0)
+    while f > 0 and trusted_size(math.nextafter(f, 0.0), n_total) >= need:
+        f = math.nextafter(f, 0.0)
+    return f
+
+
+def config_limits(dataset: str = "blobs", test_fraction: float = 0.4, *,
+                  n_samples: int | None = None, defense: str | None = None
+                  ) -> dict[str, Interval]:
+    """The range of every numeric :class:`ExperimentConfig` field, as construction checks it.
+
+    Three depend on other fields: ``n_samples`` and ``noise`` on ``dataset`` (its
+    size and noise scale; for ``"csv"`` neither applies and noise must be 0), and
+    ``trusted_fraction`` on ``test_fraction`` (at most half of it) and, given
+    ``defense`` and ``n_samples``, on them: a defense that needs trusted data
+    needs ``trusted_fraction`` > 0, and enough for ``MIN_TRUSTED_PER_CLASS``
+    points of each class (checked for generated data, where ``n_samples`` is
+    the number of points; the range may then be empty). ``contamination``
+    also takes ``"auto"``, ``gamma`` ``"scale"`` or ``"auto"``, and ``noise``
+    ``None`` (the dataset's default).
+    """
+    spec = DATASETS.get(dataset)
+    return {
+        "n_samples": Interval(MIN_SAMPLES, spec.max_samples if spec else CSV_MAX_SAMPLES,
+                              integer=True),
+        "noise": Interval(0.0, spec.max_noise if spec else 0.0),
+        "test_fraction": Interval(0.1, 0.9),
+        "trusted_fraction": _trusted_limit(dataset, test_fraction, n_samples, defense),
+        "poison_rate": Interval(0.0, 1.0, high_open=True),
+        "contamination": CONTAMINATION_RANGE,
+        "knn_k": Interval(1, 100, integer=True),
+        "knn_threshold": Interval(0.5, 1.0, low_open=True),
+        "C": C_RANGE,
+        "gamma": GAMMA_RANGE,
+        "degree": DEGREE_RANGE,
+        "seed": Interval(0, 2**32 - 1, integer=True),
+        "grid_resolution": Interval(0, 400, integer=True),
+    }
+
+
+def _trusted_limit(dataset: str, test_fraction: float, n_samples: int | None,
+                   defense: str | None) -> Interval:
+    high = 0.5 * test_fraction
+    if defense not in DEFENSES or not DEFENSES[defense].needs_trusted:
+        return Interval(0.0, high)
+    if n_samples is None or dataset == CSV:  # a CSV's size is known once it is read
+        return Interval(0.0, high, low_open=True)
+    return Interval(_min_trusted_fraction(n_samples), high)
 
 
 @dataclass(frozen=True)
@@ -61,50 +140,66 @@ class ExperimentConfig:
     def __post_init__(self) -> None:
         check_choice("dataset", self.dataset, [*DATASETS, CSV])
         s = object.__setattr__
+        limits = config_limits(self.dataset)
+
+        def check(name: str) -> None:  # the field against its range, stored as converted
+            s(self, name, limits[name].check(name, getattr(self, name)))
+
         if self.dataset == CSV:
             for name in ("data", "label"):
                 value = getattr(self, name)
                 if not isinstance(value, str) or not value.strip():
-                    raise ValueError(f"{name}={value!r}: dataset 'csv' needs a {name} "
+                    raise ValueError(f"{name}={shown(value)}: dataset 'csv' needs a {name} "
                                      f"({'a CSV file path' if name == 'data' else 'the label column'})")
             if self.features is not None:
-                if isinstance(self.features, str) or not all(isinstance(f, str)
-                                                             for f in self.features):
-                    raise ValueError(f"features={self.features!r} is not a list of column names")
+                if not isinstance(self.features, (list, tuple)) or not all(
+                        isinstance(f, str) for f in self.features):
+                    raise ValueError(f"features={shown(self.features)} is not a list of column "
+                                     "names")
                 s(self, "features", tuple(self.features))
             if self.positive is not None:
                 s(self, "positive", str(self.positive))
-            s(self, "n_samples", check_int("n_samples", self.n_samples, 40, 10**9))
-            s(self, "noise", 0.0 if self.noise is None else check_real("noise", self.noise, 0, 0))
         else:
             for name in ("data", "label", "features", "positive"):
                 if getattr(self, name) is not None:
-                    raise ValueError(f"{name}={getattr(self, name)!r} applies only to "
+                    raise ValueError(f"{name}={shown(getattr(self, name))} applies only to "
                                      f"dataset 'csv', not {self.dataset!r}")
-            spec = DATASETS[self.dataset]
-            s(self, "n_samples", check_int("n_samples", self.n_samples, 40, spec.max_samples))
-            s(self, "noise", spec.default_noise if self.noise is None
-              else check_real("noise", self.noise, 0.0, spec.max_noise))
-        s(self, "test_fraction", check_real("test_fraction", self.test_fraction, 0.1, 0.9))
-        s(self, "trusted_fraction", check_real("trusted_fraction", self.trusted_fraction, 0.0,
-                                               0.5 * self.test_fraction))
+        check("n_samples")
+        if self.noise is None:
+            s(self, "noise", 0.0 if self.dataset == CSV else DATASETS[self.dataset].default_noise)
+        check("noise")
+        check("test_fraction")
+        limits = config_limits(self.dataset, self.test_fraction)  # trusted: half the test share
+        check("trusted_fraction")
         check_choice("attack", self.attack, ATTACKS)
-        s(self, "poison_rate", check_real("poison_rate", self.poison_rate, 0.0, 1.0, high_open=True))
+        check("poison_rate")
         check_choice("defense", self.defense, DEFENSES)
-        if DEFENSES[self.defense].needs_trusted and self.trusted_fraction == 0:
-            raise ValueError(f"defense={self.defense!r} needs trusted data; "
-                             "set trusted_fraction > 0 (e.g. 0.1)")
+        if DEFENSES[self.defense].needs_trusted:
+            if self.trusted_fraction == 0:
+                raise ValueError(f"defense={self.defense!r} needs trusted data; "
+                                 "set trusted_fraction > 0 (e.g. 0.1)")
+            low = config_limits(self.dataset, self.test_fraction, n_samples=self.n_samples,
+                                defense=self.defense)["trusted_fraction"].low
+            if self.trusted_fraction < low:
+                n = trusted_size(self.trusted_fraction, self.n_samples)
+                fix = (f"raise trusted_fraction to {low:.4g} or more, or n_samples"
+                       if low <= 0.5 * self.test_fraction else
+                       f"that takes trusted_fraction >= {low:.4g}, more than half of "
+                       f"test_fraction={self.test_fraction:g}: raise test_fraction or n_samples")
+                raise ValueError(
+                    f"trusted_fraction={self.trusted_fraction:g} holds out {n} of "
+                    f"{self.n_samples} points; defense {self.defense!r} needs at least "
+                    f"{2 * MIN_TRUSTED_PER_CLASS} ({MIN_TRUSTED_PER_CLASS} of each class): {fix}")
         s(self, "contamination", check_contamination(self.contamination))
-        s(self, "knn_k", check_int("knn_k", self.knn_k, 1, 100))
-        s(self, "knn_threshold", check_real("knn_threshold", self.knn_threshold, 0.5, 1.0,
-                                            low_open=True))
+        check("knn_k")
+        check("knn_threshold")
         check_choice("model", self.model, MODELS)
         check_choice("kernel", self.kernel, KERNELS)
-        s(self, "C", check_real("C", self.C, 0.0, 1e4, low_open=True))
+        check("C")
         s(self, "gamma", check_gamma(self.gamma))
-        s(self, "degree", check_int("degree", self.degree, 1, 10))
-        s(self, "seed", check_int("seed", self.seed, 0, 2**32 - 1))
-        s(self, "grid_resolution", check_int("grid_resolution", self.grid_resolution, 0, 400))
+        check("degree")
+        check("seed")
+        check("grid_resolution")
 
     def replace(self, **changes: Any) -> "ExperimentConfig":
         """A copy with ``changes`` applied (and validated)."""
@@ -195,6 +290,12 @@ class ExperimentResult:
     view: View | None = None  # how X maps to the grid's 2-D plane
     poison_path: np.ndarray | None = None  # optimizing attacks: (steps, n_poison, n_features)
     data_notes: tuple[str, ...] = ()  # what loading the user's data fixed (dropped rows, ...)
+    # targeted attacks: the target points, the label the attacker wants for them, their
+    # rows in the clean training set, and the share of them each model gives that label
+    targets: np.ndarray | None = None
+    target_label: int | None = None
+    target_index: np.ndarray | None = None
+    target_success: dict[str, float] | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -222,6 +323,8 @@ class ExperimentResult:
             "n_poison": self.n_poison,
             "detection": {**self.detection.to_dict(), "relabels": self.relabels},
             **({"data_notes": list(self.data_notes)} if self.data_notes else {}),
+            **({"target_success": dict(self.target_success), "n_targets": len(self.targets)}
+               if self.target_success is not None else {}),
         }
 
     def to_dict(self, *, arrays: bool = False, timings: bool = False) -> dict[str, Any]:
@@ -254,6 +357,26 @@ class Prepared:
     trusted: tuple[np.ndarray, np.ndarray] | None
     model: Any
     notes: list[str]
+    rows_test: np.ndarray | None = None  # positions of X_test in the generated table
+
+
+def _top_up(X_test, y_test, X_tr, y_tr, index) -> tuple[np.ndarray, ...]:
+    """Move test points of a class the trusted sample holds fewer than
+    ``MIN_TRUSTED_PER_CLASS`` of into it, while the test set keeps another point.
+    ``index`` (one entry per test point) is filtered along with the test set.
+
+    A stratified split of a few points can leave the rarer class one short (4 of
+    37% / 63% data splits 1 / 3); a split that has enough is returned unchanged.
+    """
+    for label in np.unique(y_test):
+        short = MIN_TRUSTED_PER_CLASS - int(np.sum(y_tr == label))
+        move = np.flatnonzero(y_test == label)[:max(0, min(short, len(y_test) - 1))]
+        if len(move):
+            keep = np.ones(len(y_test), dtype=bool)
+            keep[move] = False
+            X_tr, y_tr = np.vstack([X_tr, X_test[move]]), np.concatenate([y_tr, y_test[move]])
+            X_test, y_test, index = X_test[keep], y_test[keep], index[keep]
+    return X_test, y_test, X_tr, y_tr, index
 
 
 def prepare(config: ExperimentConfig) -> Prepared:
@@ -271,17 +394,19 @@ def prepare(config: ExperimentConfig) -> Prepared:
     else:
         data = make_dataset(config.dataset, n_samples=config.n_samples, noise=config.noise,
                             test_fraction=config.test_fraction, random_state=data_seed)
-    X_test, y_test, trusted = data.X_test, data.y_test, None
+    X_test, y_test, trusted, rows_test = data.X_test, data.y_test, None, data.rows_test
     if config.trusted_fraction > 0:  # the defender's known-clean sample, never tested on
         n_total = len(data.y_train) + len(data.y_test)
-        n_trusted = max(2, int(round(config.trusted_fraction * n_total)))
-        X_test, X_tr, y_test, y_tr = train_test_split(
-            data.X_test, data.y_test, test_size=n_trusted, stratify=data.y_test,
-            random_state=data_seed)
+        n_trusted = trusted_size(config.trusted_fraction, n_total)
+        X_test, X_tr, y_test, y_tr, keep, _ = train_test_split(
+            data.X_test, data.y_test, np.arange(len(data.y_test)), test_size=n_trusted,
+            stratify=data.y_test, random_state=data_seed)
+        X_test, y_test, X_tr, y_tr, keep = _top_up(X_test, y_test, X_tr, y_tr, keep)
         trusted = (X_tr, y_tr)
+        rows_test = None if rows_test is None else rows_test[keep]
     model = make_model(config.model, kernel=config.kernel, C=config.C, gamma=config.gamma,
                        degree=config.degree)
-    return Prepared(data, X_test, y_test, trusted, model, notes)
+    return Prepared(data, X_test, y_test, trusted, model, notes, rows_test)
 
 
 def run_experiment(config: ExperimentConfig, *,
@@ -298,8 +423,10 @@ def run_experiment(config: ExperimentConfig, *,
     4. Sanitize the poisoned set with ``config.defense`` and fit the defended
        model on what it keeps.
     5. Measure the three test accuracies, the defense's detection metrics
-       against the true poison mask and (if ``grid_resolution`` > 0) the three
-       decision-function grids over the bounding box of all points.
+       against the true poison mask, for a targeted attack the share of its
+       targets each model gives the attacker's label (``target_success``), and
+       (if ``grid_resolution`` > 0) the three decision-function grids over the
+       bounding box of all points.
     """
     if not isinstance(config, ExperimentConfig):
         raise TypeError(f"expected an ExperimentConfig, got {type(config).__name__}")
@@ -348,6 +475,10 @@ def run_experiment(config: ExperimentConfig, *,
 
     models = (clean_model, poisoned_model, defended_model)
     clean_acc, poisoned_acc, defended_acc = (float(m.score(X_test, y_test)) for m in models)
+    target_success = None
+    if poisoned.targets is not None:
+        target_success = {name: target_success_rate(m, poisoned.targets, poisoned.target_label)
+                          for name, m in zip(("clean", "poisoned", "defended"), models, strict=True)}
     lap("score")
 
     grid = None
@@ -387,5 +518,9 @@ def run_experiment(config: ExperimentConfig, *,
         view=view,
         poison_path=poisoned.path,
         data_notes=tuple(data_notes),
+        targets=poisoned.targets,
+        target_label=poisoned.target_label,
+        target_index=poisoned.target_index,
+        target_success=target_success,
         timings=timings,
     )

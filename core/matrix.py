@@ -6,14 +6,14 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 
 from core._validation import check_choice, check_real
 from core.attacks import ATTACKS, make_attack
 from core.defenses import DEFENSES, defense_from_config
 from core.experiment import ExperimentConfig, derive_seeds, prepare
-from core.metrics import detection_metrics
+from core.metrics import detection_metrics, target_success_rate
 from core.models import fit_clone
+from core.parallel import check_n_jobs, check_scheduler, run_tasks
 from core.sweeps import check_seeds
 
 __all__ = ["run_matrix", "matrix_runs", "matrix_config", "summarize_matrix", "MATRIX_COLUMNS",
@@ -28,11 +28,12 @@ MATRIX_TRUSTED_FRACTION = 0.1
 RUN_COLUMNS: tuple[str, ...] = (
     "attack", "defense", "seed", "n_poison", "n_test", "clean_accuracy", "poisoned_accuracy",
     "defended_accuracy", "precision", "recall", "f1", "n_flagged", "n_clean_lost", "roc_auc",
-    "average_precision",
+    "average_precision", "target_success_poisoned", "target_success_defended",
 )
 
 _STATS = ("clean_accuracy", "poisoned_accuracy", "defended_accuracy", "drop", "recovered", "f1",
-          "precision", "recall", "roc_auc", "average_precision")
+          "precision", "recall", "roc_auc", "average_precision", "target_success_poisoned",
+          "target_success_defended")
 
 #: one row per (attack, defense): what :func:`run_matrix` returns
 MATRIX_COLUMNS: tuple[str, ...] = (
@@ -71,6 +72,13 @@ def _attack_rows(config: ExperimentConfig, defenses: Sequence[str]) -> list[dict
         data.X_train, data.y_train, model=model, random_state=attack_seed)
     poisoned_model = fit_clone(model, poisoned.X, poisoned.y)
     poisoned_acc = float(poisoned_model.score(X_test, y_test))
+
+    def success(m) -> float:  # NaN for untargeted attacks
+        if poisoned.targets is None:
+            return np.nan
+        return target_success_rate(m, poisoned.targets, poisoned.target_label)
+
+    success_poisoned = success(poisoned_model)
     rows = []
     for name in defenses:
         report = defense_from_config(config.replace(defense=name)).sanitize(
@@ -88,8 +96,16 @@ def _attack_rows(config: ExperimentConfig, defenses: Sequence[str]) -> list[dict
             "n_flagged": d.n_flagged, "n_clean_lost": d.n_clean_lost,
             "roc_auc": np.nan if d.roc_auc is None else d.roc_auc,
             "average_precision": np.nan if d.average_precision is None else d.average_precision,
+            "target_success_poisoned": success_poisoned,
+            "target_success_defended": success(defended),
         })
     return rows
+
+
+def _attack_job(job: tuple[ExperimentConfig, list[str]]) -> list[dict]:
+    """One task of :func:`matrix_runs`: ``_attack_rows(config, defenses)``."""
+    config, defenses = job
+    return _attack_rows(config, defenses)
 
 
 def matrix_config(config: ExperimentConfig, defenses: Iterable[str]) -> ExperimentConfig:
@@ -113,6 +129,7 @@ def matrix_runs(
     seeds: int | Sequence[int] = 5,
     *,
     n_jobs: int = 1,
+    scheduler: str | None = None,
     progress: Progress | None = None,
 ) -> pd.DataFrame:
     """Every (attack, defense, seed) run of the matrix: columns ``RUN_COLUMNS``.
@@ -125,18 +142,13 @@ def matrix_runs(
     rate = config.poison_rate if rate is None else check_real("rate", rate, 0.0, 1.0,
                                                                high_open=True)
     seeds = check_seeds(seeds, config.seed)
-    if not isinstance(n_jobs, int) or isinstance(n_jobs, bool) or n_jobs == 0 or n_jobs < -1:
-        raise ValueError(f"n_jobs={n_jobs!r}; expected a positive integer or -1")
+    n_jobs = check_n_jobs(n_jobs)
+    scheduler = check_scheduler(scheduler)
     base = matrix_config(config, defenses).replace(poison_rate=rate)
     jobs = [base.replace(attack=a, seed=s) for a in attacks for s in seeds]
-    total = len(jobs)
-    rows: list[dict] = []
-    runs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-        delayed(_attack_rows)(c, defenses) for c in jobs)
-    for done, part in enumerate(runs, start=1):
-        rows.extend(part)
-        if progress is not None:
-            progress(done, total)
+    parts = run_tasks(_attack_job, [(c, defenses) for c in jobs], n_jobs=n_jobs,
+                      scheduler=scheduler, progress=progress)
+    rows = [row for part in parts for row in part]
     table = pd.DataFrame(rows, columns=list(RUN_COLUMNS))
     order = {"attack": attacks, "defense": defenses, "seed": seeds}
     keys = [table[c].map({v: i for i, v in enumerate(vals)}) for c, vals in order.items()]
@@ -184,6 +196,7 @@ def run_matrix(
     seeds: int | Sequence[int] = 5,
     *,
     n_jobs: int = 1,
+    scheduler: str | None = None,
     progress: Progress | None = None,
 ) -> pd.DataFrame:
     """Run every attack against every defense over several seeds; one tidy row per pair.
@@ -208,7 +221,11 @@ def run_matrix(
     seeds : int or sequence of int, default=5
         An int ``n`` means ``config.seed .. config.seed + n - 1``.
     n_jobs : int, default=1
-        joblib workers (-1 = all cores).
+        Local joblib workers (-1 = all cores); ignored when ``scheduler`` is given.
+    scheduler : str, optional
+        Address of a running Dask scheduler (``tcp://HOST:PORT``): the (attack,
+        seed) jobs go to its workers instead of local processes, with the same
+        results (see :mod:`core.parallel`).
     progress : callable(done, total), optional
         Called after each (attack, seed) job; ``total = len(attacks) * len(seeds)``.
 
@@ -220,8 +237,12 @@ def run_matrix(
         poisoned and defended test accuracies, ``drop`` (clean - poisoned),
         ``recovered`` (share of the drop won back; NaN when the attack took
         less than one test point, see :func:`summarize_matrix`), and the
-        detection ``f1``, ``precision``, ``recall``, ``roc_auc``, ``average_precision``.
+        detection ``f1``, ``precision``, ``recall``, ``roc_auc``, ``average_precision``;
+        for targeted attacks (``targeted_injection``) ``target_success_poisoned`` and
+        ``target_success_defended``, the share of the attack's targets the poisoned and
+        the defended model give the attacker's label (NaN for untargeted attacks).
     """
-    runs = matrix_runs(config, attacks, defenses, rate, seeds, n_jobs=n_jobs, progress=progress)
+    runs = matrix_runs(config, attacks, defenses, rate, seeds, n_jobs=n_jobs, scheduler=scheduler,
+                       progress=progress)
     rate = config.poison_rate if rate is None else float(rate)
     return summarize_matrix(runs, dataset=config.dataset, poison_rate=rate)

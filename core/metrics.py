@@ -14,7 +14,7 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-__all__ = ["DetectionMetrics", "detection_metrics", "detection_curves"]
+__all__ = ["DetectionMetrics", "detection_metrics", "detection_curves", "target_success_rate"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,14 @@ def _ranking_defined(truth: np.ndarray) -> bool:
     return 0 < truth.sum() < truth.size
 
 
+def _ranking_scores(truth: np.ndarray, score: np.ndarray) -> tuple[float, float]:
+    """ROC AUC and average precision, clipped to [0, 1]: scikit-learn's average
+    precision sums precision x recall steps and can land a rounding error above 1."""
+    auc = float(roc_auc_score(truth, score))
+    ap = float(average_precision_score(truth, score))
+    return min(max(auc, 0.0), 1.0), min(max(ap, 0.0), 1.0)
+
+
 def detection_metrics(is_poison: np.ndarray, is_clean: np.ndarray, *,
                       score: np.ndarray | None = None) -> DetectionMetrics:
     """Score flags (``is_clean`` False = flagged) against the true ``is_poison`` mask.
@@ -86,8 +94,7 @@ def detection_metrics(is_poison: np.ndarray, is_clean: np.ndarray, *,
     if score is not None:
         _, score = _masks(is_poison, score=score)
         if _ranking_defined(truth):
-            auc = float(roc_auc_score(truth, score))
-            ap = float(average_precision_score(truth, score))
+            auc, ap = _ranking_scores(truth, score)
     return DetectionMetrics(
         precision=float(p), recall=float(r), f1=float(f),
         n_flagged=int(flagged.sum()),
@@ -97,6 +104,18 @@ def detection_metrics(is_poison: np.ndarray, is_clean: np.ndarray, *,
         roc_auc=auc,
         average_precision=ap,
     )
+
+
+def target_success_rate(model, targets: np.ndarray, target_label: int) -> float:
+    """Share of a targeted attack's ``targets`` that ``model`` classifies as ``target_label``.
+
+    The success measure of targeted (integrity) poisoning: 0 = every target
+    still gets its honest label, 1 = the attacker got all of them.
+    """
+    targets = np.asarray(targets, dtype=float)
+    if targets.ndim != 2 or len(targets) == 0:
+        raise ValueError(f"targets has shape {targets.shape}; expected (n_targets, n_features)")
+    return float(np.mean(model.predict(targets) == target_label))
 
 
 def _floats(a: np.ndarray) -> list:
@@ -147,8 +166,7 @@ def detection_curves(is_poison: np.ndarray, score: np.ndarray, *,
         out["roc"] = {"fpr": _floats(fpr), "tpr": _floats(tpr), "thresholds": _floats(roc_t)}
         out["pr"] = {"precision": _floats(precision), "recall": _floats(recall),
                      "thresholds": _floats(pr_t)}
-        out["roc_auc"] = float(roc_auc_score(truth, score))
-        out["average_precision"] = float(average_precision_score(truth, score))
+        out["roc_auc"], out["average_precision"] = _ranking_scores(truth, score)
     if is_clean is not None:
         _, flagged = _masks(is_poison, is_clean)
         caught = int((flagged & truth).sum())

@@ -15,21 +15,26 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from core._validation import check_choice, check_int, check_real
+from core._validation import Interval, check_choice
 
-__all__ = ["MODELS", "KERNELS", "ConstantClassifier", "make_model", "fit_clone", "decision_values"]
+__all__ = ["MODELS", "KERNELS", "C_RANGE", "GAMMA_RANGE", "DEGREE_RANGE", "ConstantClassifier",
+           "make_model", "fit_clone", "decision_values"]
 
 MODELS: dict[str, str] = {
     "svm": "support vector machine (sklearn SVC), kernel / C / gamma / degree apply",
     "logreg": "L2-regularized logistic regression; C applies",
 }
 KERNELS: tuple[str, ...] = ("linear", "rbf", "poly", "sigmoid")
+C_RANGE = Interval(0.0, 1e4, low_open=True)
+#: numeric gamma (also "scale" or "auto")
+GAMMA_RANGE = Interval(0.0, 1e4, low_open=True)
+DEGREE_RANGE = Interval(1, 10, integer=True)
 
 
 def check_gamma(gamma: float | str) -> float | str:
     if isinstance(gamma, str):
         return check_choice("gamma", gamma, ["scale", "auto"])
-    return check_real("gamma", gamma, 0.0, 1e4, low_open=True)
+    return GAMMA_RANGE.check("gamma", gamma)
 
 
 def make_model(
@@ -56,9 +61,9 @@ def make_model(
     """
     check_choice("model", name, MODELS)
     check_choice("kernel", kernel, KERNELS)
-    C = check_real("C", C, 0.0, 1e4, low_open=True)
+    C = C_RANGE.check("C", C)
     gamma = check_gamma(gamma)
-    degree = check_int("degree", degree, 1, 10)
+    degree = DEGREE_RANGE.check("degree", degree)
     if name == "svm":
         clf = SVC(kernel=kernel, C=C, gamma=gamma, degree=degree)
     else:

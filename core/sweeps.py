@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Callable, Iterable, Sequence
 
 import pandas as pd
-from joblib import Parallel, delayed
 
 from core._validation import check_int, check_real
 from core.experiment import ExperimentConfig, run_experiment
+from core.parallel import check_n_jobs, check_scheduler, run_tasks
 
 __all__ = ["run_sweep", "summarize_sweep", "SWEEP_COLUMNS", "check_rates", "check_seeds"]
 
@@ -56,6 +56,7 @@ def run_sweep(
     seeds: int | Sequence[int] = 5,
     *,
     n_jobs: int = 1,
+    scheduler: str | None = None,
     progress: Progress | None = None,
 ) -> pd.DataFrame:
     """Run ``config`` at every poison rate and seed.
@@ -69,9 +70,13 @@ def run_sweep(
     seeds : int or sequence of int, default=5
         Seeds to average over; an int ``n`` means ``config.seed .. config.seed + n - 1``.
     n_jobs : int, default=1
-        joblib workers (-1 = all cores).
+        Local joblib workers (-1 = all cores); ignored when ``scheduler`` is given.
+    scheduler : str, optional
+        Address of a running Dask scheduler (``tcp://HOST:PORT``): the runs go to
+        its workers instead of local processes, with the same results (see
+        :mod:`core.parallel`).
     progress : callable(done, total), optional
-        Called after each finished run.
+        Called after each finished run (in any order; the table is ordered anyway).
 
     Returns
     -------
@@ -80,17 +85,11 @@ def run_sweep(
     """
     rates = check_rates(rates)
     seeds = check_seeds(seeds, config.seed)
-    if not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
-        raise ValueError(f"n_jobs={n_jobs!r}; expected a positive integer or -1")
+    n_jobs = check_n_jobs(n_jobs)
+    scheduler = check_scheduler(scheduler)
     configs = [config.replace(poison_rate=r, seed=s, grid_resolution=0)
                for r in rates for s in seeds]
-    total = len(configs)
-    rows = []
-    runs = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_row)(c) for c in configs)
-    for done, row in enumerate(runs, start=1):
-        rows.append(row)
-        if progress is not None:
-            progress(done, total)
+    rows = run_tasks(_row, configs, n_jobs=n_jobs, scheduler=scheduler, progress=progress)
     return pd.DataFrame(rows, columns=list(SWEEP_COLUMNS))
 
 

@@ -1,4 +1,10 @@
-"""Creates the Dash app; ``server = app.server`` is what gunicorn serves."""
+"""Creates the Dash app; ``server = app.server`` is what gunicorn serves.
+
+Background callbacks (sweeps, the matrix, slow experiments) run in a Celery worker when
+``REDIS_URL`` is set (``celery -A dashboard.app:celery_app worker``, which imports this
+module and so registers the same callbacks as tasks), else in processes the web worker
+starts, with their state in a disk cache shared by all gunicorn workers.
+"""
 
 from __future__ import annotations
 
@@ -6,56 +12,105 @@ import os
 
 from dash import Dash, DiskcacheManager
 
-from dashboard.cache import background_cache
+from dashboard import guard
+from dashboard.cache import JOB_EXPIRE, background_cache, redis_tls_cert_reqs, redis_url
 from dashboard.callbacks import register
 from dashboard.layout import MAX_UPLOAD_BYTES, build_layout
+from dashboard.story import create_story_app
 
 ASSETS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets")
 
 
-def background_manager():
-    """Celery (Redis) when ``REDIS_URL`` is set, else a disk cache shared by all workers."""
-    redis_url = os.environ.get("REDIS_URL")
-    if redis_url:
-        try:
-            from celery import Celery
-        except ImportError as exc:
-            raise RuntimeError("REDIS_URL is set but celery is not installed: "
-                               "pip install 'celery[redis]'") from exc
+def make_celery(url: str):
+    """The Celery app: Redis as broker and result backend, JSON only (no pickle)."""
+    from celery import Celery
+
+    celery = Celery("poisonlab", broker=url, backend=url)
+    celery.conf.update(
+        task_serializer="json", result_serializer="json", accept_content=["json"],
+        result_expires=JOB_EXPIRE,               # finished jobs do not pile up in Redis
+        worker_prefetch_multiplier=1,            # long jobs: take one at a time
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+    )
+    cert_reqs = redis_tls_cert_reqs(url)
+    if cert_reqs is not None and "ssl_cert_reqs" not in url:  # rediss:// (Heroku: TLS)
+        celery.conf.update(broker_use_ssl={"ssl_cert_reqs": cert_reqs},
+                           redis_backend_use_ssl={"ssl_cert_reqs": cert_reqs})
+    return celery
+
+
+def background_manager(celery_app=None):
+    """Celery when given its app, else a disk cache shared by all workers."""
+    if celery_app is not None:
         from dash import CeleryManager
 
-        celery_app = Celery(__name__, broker=redis_url, backend=redis_url)
-        return CeleryManager(celery_app, expire=600)
-    return DiskcacheManager(background_cache(), expire=600)
+        return CeleryManager(celery_app, expire=JOB_EXPIRE)
+    return DiskcacheManager(background_cache(), expire=JOB_EXPIRE)
 
 
-def create_app() -> Dash:
+def content_security_policy(*apps: Dash) -> str:
+    """The page's CSP; call after every (clientside) callback is registered.
+
+    Scripts: this server's files and Dash's inline scripts (the renderer start-up and
+    clientside callbacks), allowed by hash, so no 'unsafe-inline' for scripts. Styles
+    need 'unsafe-inline': plotly.js and the React components set inline styles.
+    Images: data: and blob: (plotly's modebar icons, PNG download).
+    """
+    directives = {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", *dict.fromkeys(h for a in apps for h in a.csp_hashes())],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "worker-src": ["'self'", "blob:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'self'"],
+    }
+    return "; ".join(f"{name} {' '.join(values)}" for name, values in directives.items())
+
+
+def create_app(celery_app=None) -> Dash:
+    """The app; background callbacks go to ``celery_app`` when given (see the module doc)."""
     app = Dash(
         __name__,
         title="PoisonLab",
         assets_folder=ASSETS,
-        background_callback_manager=background_manager(),
+        background_callback_manager=background_manager(celery_app),
+        on_error=guard.on_callback_error,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     # an upload arrives base64-encoded inside JSON: 4/3 of the file plus a little
     app.server.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_BYTES * 4 // 3 + 2**20
     app.layout = build_layout()
     register(app)
+    guard.install(app)
+    app.story = create_story_app(app.server, ASSETS)  # /story/, the guided walkthrough
+    guard.install(app.story)
 
     @app.server.route("/healthz")
     def healthz():
         return {"status": "ok"}
 
+    csp = content_security_policy(app, app.story)
+
     @app.server.after_request
     def security_headers(response):
-        """No MIME sniffing, no framing by other sites, no full URLs leaked in Referer."""
+        """No MIME sniffing, no framing by other sites, no full URLs leaked in Referer,
+        and scripts only from this server (plus Dash's own inline scripts, by hash)."""
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Content-Security-Policy", csp)
         return response
 
     return app
 
 
-app = create_app()
+#: the Celery app when REDIS_URL is set (``celery -A dashboard.app:celery_app worker``), else None
+celery_app = make_celery(redis_url()) if redis_url() else None
+app = create_app(celery_app)
 server = app.server

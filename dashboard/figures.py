@@ -159,6 +159,18 @@ def decision_panel_spec(result: ExperimentResult, panel: str, *, height: int = 3
                     marker=dict(symbol="circle-open", size=13, color=FLAGGED_COLOR,
                                 line=dict(width=1.4)),
                 ))
+    if result.targets is not None and result.target_success is not None:
+        T = result.project(result.targets)
+        share = result.target_success[panel]
+        want = names[result.target_label]
+        data.append(dict(
+            type="scatter", x=typed(T[:, 0]), y=typed(T[:, 1]), mode="markers",
+            name="attacker's targets",
+            marker=dict(symbol="star", size=15, color=BOUNDARY_COLOR,
+                        line=dict(width=1.2, color="white")),
+            hovertemplate=(f"attacker's target: wants {want!r}; this model gives "
+                           f"{round(share * len(T))} of {len(T)} targets {want!r}<extra></extra>"),
+        ))
     axis = dict(showgrid=False, zeroline=False)
     names_xy = result.view.axis_names if result.view is not None else result.feature_names[:2]
     layout = _layout(

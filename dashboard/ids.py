@@ -80,3 +80,20 @@ MATRIX_STORE = "matrix-store"
 CURVES_TOGGLE = "curves-toggle"
 CURVES_COLLAPSE = "curves-collapse"
 GRAPH_CURVES = "graph-curves"
+
+# story mode (/story/): its own Dash app on the same server
+STORY_LINK = "story-link"  # on the lab page
+STORY_URL = "story-url"
+STORY_ROOT = "story-root"
+STORY_STEPS = "story-steps"  # the step indicator
+STORY_STEP = "story-step"  # pattern id {"type": STORY_STEP, "index": n}: a step pill
+STORY_TITLE = "story-title"
+STORY_GRAPH = "story-graph"
+STORY_NUMBERS = "story-numbers"
+STORY_TEXT = "story-text"
+STORY_BACK = "story-back"
+STORY_NEXT = "story-next"
+STORY_PRESENT = "story-present"
+STORY_SEED = "story-seed"
+STORY_ALERT = "story-alert"
+STORY_INFO = "story-info"

@@ -279,11 +279,13 @@ def build_layout() -> html.Div:
                       className="navbar-brand"),
             html.Span("see data-poisoning attacks and the defenses against them",
                       className="navbar-tagline d-none d-lg-inline"),
+            html.A("Story mode: the loan-fraud attack", href="/story/", id=ids.STORY_LINK,
+                   className="btn btn-sm btn-outline-danger ms-auto me-2 story-link"),
             html.Div([
                 dbc.Input(id=ids.SHARE_LINK, readonly=True, size="sm", className="share-link"),
                 dcc.Clipboard(id=ids.COPY_LINK, target_id=ids.SHARE_LINK, title="copy link",
                               className="copy-link"),
-            ], className="share-box ms-auto"),
+            ], className="share-box"),
         ], fluid=True), className="app-navbar", color="white", dark=False),
         dbc.Container([
             dbc.Row([

@@ -7,6 +7,7 @@ again on the server.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -163,6 +164,42 @@ def config_from_controls(values: dict[str, Any],
             and base.trusted_fraction == 0:
         cfg["trusted_fraction"] = MATRIX_TRUSTED_FRACTION  # RONI's trusted sample
     return ExperimentConfig.from_dict({**base.to_dict(), **cfg})
+
+
+def _fixed_fields(config: ExperimentConfig) -> tuple:
+    """The fields no control sets (they come from a scenario or the defaults)."""
+    return config.test_fraction, config.trusted_fraction, config.grid_resolution
+
+
+@functools.lru_cache(maxsize=1)
+def _ui_fixed_fields() -> frozenset[tuple]:
+    bases = [ExperimentConfig(), *(scenario_config(name) for name in SCENARIOS)]
+    fixed = {_fixed_fields(b) for b in bases}
+    # RONI's trusted sample (config_from_controls adds it to a base without one)
+    return frozenset(fixed | {(t, MATRIX_TRUSTED_FRACTION, g) for t, _, g in fixed})
+
+
+def config_from_store(data: Any) -> ExperimentConfig:
+    """A config the browser sent back (``config-store``, a job), checked to be one the UI makes.
+
+    The store is written by the server, but it travels through the browser, so a crafted
+    request can put anything in it: values outside the controls' ranges, or a server path
+    as ``data``. Accept it only if the controls would have produced exactly this config
+    (same ranges, uploads only from this server's upload folder) with the non-control
+    fields of the defaults or a scenario. Raises ``ValueError``.
+    """
+    if not isinstance(data, dict):
+        raise ValueError("the settings are not an object")
+    try:
+        config = ExperimentConfig.from_dict(data)
+    except TypeError as exc:
+        raise ValueError(f"invalid settings: {exc}") from None
+    if _fixed_fields(config) not in _ui_fixed_fields():
+        raise ValueError("test/trusted fractions or grid size are not the dashboard's")
+    rebuilt = config_from_controls(controls_from_config(config), base=config)
+    if rebuilt != config:
+        raise ValueError("these settings are not ones the dashboard's controls offer")
+    return config
 
 
 def controls_from_config(config: ExperimentConfig) -> dict[str, Any]:

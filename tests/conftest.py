@@ -6,6 +6,9 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
+# one OpenMP thread, as dashboard/__init__.py sets for the app: the live app forks
+# background jobs from a threaded server (set here, before any test imports scikit-learn)
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 # every test run gets its own background-job and results caches
 os.environ.setdefault("DASH_CACHE_DIR", tempfile.mkdtemp(prefix="poisonlab-test-cache-"))
 

@@ -106,3 +106,63 @@ def test_injection_follows_its_placement_rule(data):
 def test_targeted_flip_requires_a_model(data):
     with pytest.raises(ValueError, match="needs the victim model"):
         make_attack("targeted_flip", 0.1).poison(data.X_train, data.y_train)
+
+
+def test_targeted_injection_makes_its_targets_approved():
+    """The attacker's goal, measured: targets the clean model rejects, then accepts."""
+    from core.metrics import target_success_rate
+
+    wins = []
+    for seed in range(5):
+        d = make_dataset("loan", n_samples=500, random_state=seed)
+        p = make_attack("targeted_injection", 0.15).poison(d.X_train, d.y_train, model=MODEL,
+                                                           random_state=seed)
+        clean = fit_clone(MODEL, d.X_train, d.y_train)
+        poisoned = fit_clone(MODEL, p.X, p.y)
+        assert p.target_label == 1 and p.targets.shape == (5, 2)
+        assert np.array_equal(p.targets, d.X_train[p.target_index])
+        assert (d.y_train[p.target_index] == 0).all()  # real rejected applications
+        assert target_success_rate(clean, p.targets, 1) == 0.0
+        assert (p.y[p.is_poison] == 1).all() and p.n_poison == budget(0.15, len(d.y_train))
+        wins.append(target_success_rate(poisoned, p.targets, 1))
+        # stealthy: the accuracy on everyone else barely moves
+        assert clean.score(d.X_test, d.y_test) - poisoned.score(d.X_test, d.y_test) < 0.1
+    assert np.mean(wins) >= 0.8, wins
+
+
+def test_targeted_injection_targets_a_tight_group_at_the_chosen_depth(data):
+    from core.attacks.targeted import pick_targets
+
+    clean = fit_clone(MODEL, data.X_train, data.y_train)
+    margin = clean.decision_function(data.X_train)
+    near = pick_targets(data.X_train, data.y_train, margin, n_targets=4, target_label=1, depth=0.0)
+    deep = pick_targets(data.X_train, data.y_train, margin, n_targets=4, target_label=1, depth=1.0)
+    assert (data.y_train[near] == 0).all() and (margin[near] < 0).all()
+    assert np.max(margin[deep]) < np.min(margin[near]) or -margin[deep].mean() > -margin[near].mean()
+    with pytest.raises(ValueError, match="targeted_injection needs the victim model"):
+        make_attack("targeted_injection", 0.1).poison(data.X_train, data.y_train)
+    with pytest.raises(ValueError, match=r"n_targets=0 is out of range"):
+        make_attack("targeted_injection", 0.1, n_targets=0)
+
+
+def test_target_success_rate_counts_and_checks_its_input():
+    from core.metrics import target_success_rate
+    from core.models import ConstantClassifier
+
+    always_one = ConstantClassifier(1)
+    assert target_success_rate(always_one, np.zeros((3, 2)), 1) == 1.0
+    assert target_success_rate(always_one, np.zeros((3, 2)), 0) == 0.0
+    with pytest.raises(ValueError, match=r"targets has shape \(0, 2\)"):
+        target_success_rate(always_one, np.zeros((0, 2)), 1)
+
+
+def test_targeted_injection_when_the_clean_model_already_gives_everything_away():
+    from core import ExperimentConfig, run_experiment
+
+    # a tiny C makes the linear SVM predict one class everywhere (found by hypothesis)
+    r = run_experiment(ExperimentConfig(dataset="blobs", n_samples=40, test_fraction=0.625,
+                                        attack="targeted_injection", poison_rate=0.1,
+                                        defense="none", kernel="linear", C=0.015625,
+                                        grid_resolution=0))
+    assert len(r.targets) == 5 and (r.y_clean[r.target_index] == 0).all()
+    assert 0.0 <= r.target_success["clean"] <= 1.0

@@ -10,6 +10,8 @@ from dashboard.state import state_from_query
 
 pytestmark = pytest.mark.browser
 
+# predicates are passed as functions: a string expression would be eval'd in the page,
+# which the app's Content-Security-Policy (rightly) refuses
 N_TRACES = "id => document.querySelector('#' + id + ' .js-plotly-plot')?.data?.length ?? 0"
 
 
@@ -31,7 +33,7 @@ def expected(query: str):
 
 def wait_for_panels(page: Page):
     for gid in ("graph-clean", "graph-poisoned", "graph-defended"):
-        page.wait_for_function(f"({N_TRACES})('{gid}') >= 3")
+        page.wait_for_function(f"() => ({N_TRACES})('{gid}') >= 3")
 
 
 def test_page_shows_three_panels_with_live_numbers(page: Page, live_app, page_errors, tmp_path):
@@ -94,7 +96,7 @@ def test_sweep_runs_to_completion_with_progress(page: Page, live_app, page_error
     page.click("#sweep-run")
     expect(page.locator("#sweep-status")).to_contain_text("done: 9 runs", timeout=60_000)
     # three ±1 std bands and three mean lines
-    page.wait_for_function(f"({N_TRACES})('graph-sweep') === 6")
+    page.wait_for_function(f"() => ({N_TRACES})('graph-sweep') === 6")
     expect(page.locator("#sweep-run")).to_be_enabled()
     assert page_errors == []
 
@@ -129,7 +131,7 @@ def test_matrix_heatmap_runs_and_a_click_loads_the_pair(page: Page, live_app, pa
     page.select_option("#matrix-seeds", "1")
     page.click("#matrix-run")
     expect(page.locator("#matrix-status")).to_contain_text("done", timeout=120_000)
-    page.wait_for_function("document.querySelector('#graph-matrix .js-plotly-plot')"
+    page.wait_for_function("() => document.querySelector('#graph-matrix .js-plotly-plot')"
                            "?.data?.[0]?.type === 'heatmap'")
     # click the (alfa, sphere) cell through plotly's own click event
     page.evaluate("""() => {
@@ -138,4 +140,72 @@ def test_matrix_heatmap_runs_and_a_click_loads_the_pair(page: Page, live_app, pa
     }""")
     expect(page).to_have_url(re.compile(r"attack=alfa.*defense=sphere"))
     expect(page.locator("#attack")).to_contain_text("alfa")
+    assert page_errors == []
+
+
+def test_story_walks_all_steps_with_live_numbers(page: Page, live_app, page_errors, tmp_path):
+    from dashboard.story import STEPS, money, pct, story_for
+
+    n = story_for(0).numbers
+    page.add_init_script(CSP_VIOLATIONS)
+    page.goto(live_app + "/story?step=1&seed=0")
+    expect(page.locator("#story-title")).to_have_text("1. The model")
+    expect(page.locator("#story-numbers")).to_contain_text(pct(n["clean"]["accuracy"]))
+    expect(page.locator("#story-back")).to_be_disabled()
+    live = {2: str(n["n_fake"]), 3: money(n["loss_added"]), 4: money(n["loss_avoided"]),
+            5: money(n["defended"]["expected_loss"])}
+    for step in range(2, 6):
+        if step % 2:  # alternate the button and the arrow key
+            page.keyboard.press("ArrowRight")
+        else:
+            page.click("#story-next")
+        expect(page.locator("#story-title")).to_have_text(f"{step}. {STEPS[step - 1]}")
+        expect(page).to_have_url(re.compile(rf"/story/\?step={step}&seed=0$"))
+        expect(page.locator("#story-numbers")).to_contain_text(live[step])
+        page.wait_for_function(f"({N_TRACES})('story-graph') >= 2")
+    expect(page.locator("#story-next")).to_be_disabled()
+    page.keyboard.press("ArrowLeft")
+    expect(page.locator("#story-title")).to_have_text("4. The defense")
+    # the step 2 slider refits the boundary as the fakes accumulate, all in the browser
+    page.click(".story-pill >> nth=1")
+    expect(page.locator("#story-title")).to_have_text("2. The attack")
+    page.wait_for_function(f"({N_TRACES})('story-graph') >= 2")
+    page.screenshot(path=tmp_path / "story-attack.png", full_page=True)
+    # presenter mode: from the URL, controls hidden, back again with the button
+    page.goto(live_app + "/story/?step=3&seed=0&present=1")
+    expect(page.locator("#story-root")).to_have_class("story-root present")
+    expect(page.locator("#story-seed")).to_be_hidden()
+    page.click("#story-present")
+    expect(page.locator("#story-root")).to_have_class("story-root")
+    expect(page).to_have_url(re.compile(r"step=3&seed=0$"))
+    assert page.evaluate("window.__csp") == []  # the story runs under the same CSP
+    assert page_errors == []
+
+
+CSP_VIOLATIONS = """
+window.__csp = [];
+document.addEventListener('securitypolicyviolation', e =>
+    window.__csp.push(e.violatedDirective + ' ' + (e.blockedURI || 'inline') + ' ' +
+                      (e.sourceFile || '') + ':' + e.lineNumber));
+"""
+
+
+@pytest.mark.parametrize("query", ["", "?dataset=moons&attack=injection&defense=lof&kernel=poly"])
+def test_pages_render_under_the_content_security_policy(page: Page, live_app, page_errors,
+                                                        tmp_path, query):
+    """The main page, and a custom (story-free) view, draw fully with no CSP violation."""
+    page.add_init_script(CSP_VIOLATIONS)
+    resp = page.goto(live_app + "/" + query)
+    csp = resp.headers["content-security-policy"]
+    assert "script-src 'self' 'sha256-" in csp and "'unsafe-eval'" not in csp
+    assert "frame-ancestors 'self'" in csp
+    wait_for_panels(page)
+    expect(page.locator("#share-link")).to_have_value(re.compile(r"^http://"))  # clientside cb
+    page.locator("#graph-poisoned .js-plotly-plot").hover()  # modebar icons (data: SVG)
+    if not query:
+        expect(page.locator("#scenario-story")).not_to_contain_text("Custom settings")
+    else:
+        expect(page.locator("#scenario-story")).to_contain_text("Custom settings")
+    page.screenshot(path=tmp_path / "csp.png", full_page=True)
+    assert page.evaluate("window.__csp") == []
     assert page_errors == []

@@ -183,3 +183,47 @@ def test_bad_data_files_exit_2_with_one_line(args, needle, capsys):
     status, _ = run_cli(*args)
     err = capsys.readouterr().err
     assert status == 2 and needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_targeted_attack_success_in_run_and_matrix():
+    status, text = run_cli("run", "--dataset", "loan", "--attack", "targeted_injection",
+                           "--defense", "trusted_knn", "--trusted-fraction", "0.1",
+                           "--poison-rate", "0.15", "--grid-resolution", "0")
+    assert status == 0
+    line = next(x for x in text.splitlines() if x.startswith("targets:"))
+    assert "5 points the attacker wants labelled 'approve'" in line and "clean 0.00" in line
+    status, text = run_cli("run", "--dataset", "loan", "--attack", "targeted_injection",
+                           "--poison-rate", "0.15", "--grid-resolution", "0", "--json")
+    r = json.loads(text)
+    assert set(r["target_success"]) == {"clean", "poisoned", "defended"} and r["n_targets"] == 5
+    status, text = run_cli("matrix", "--dataset", "loan", "--attacks",
+                           "targeted_injection,label_flip", "--defenses", "none,trusted_knn",
+                           "--seeds", "1", "--rate", "0.15", "--json")
+    rows = json.loads(text)
+    by = {(r["attack"], r["defense"]): r for r in rows}
+    assert by[("label_flip", "none")]["target_success_defended_mean"] is None
+    assert 0 <= by[("targeted_injection", "trusted_knn")]["target_success_defended_mean"] <= 1
+
+
+def test_story_numbers_text_and_json():
+    status, text = run_cli("story", "--seed", "0")
+    assert status == 0
+    lines = text.splitlines()
+    assert [x.split()[0] for x in lines if x[:1].isdigit()] == ["1", "2", "3", "4"]
+    status, raw = run_cli("story", "--seed", "0", "--json")
+    doc = json.loads(raw)
+    n = doc["numbers"]
+    assert doc["seed"] == 0 and doc["ranking"][0]["defense"] == doc["defense"]
+    assert f"caught {n['defense']['fakes_caught']}/{n['n_fake']} fakes" in text
+    assert f"${n['poisoned']['expected_loss']:,.0f}" in text
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["story", "--fake-rate", "0.9"], "fake_rate=0.9 is out of range"),
+    (["story", "--seed", "x"], "--seed"),
+    (["story", "--loss-given-default", "nan"], "--loss-given-default"),
+])
+def test_story_bad_arguments_exit_2(args, needle, capsys):
+    status, _ = run_cli(*args)
+    err = capsys.readouterr().err
+    assert status == 2 and needle in err and len(err.strip().splitlines()) == 1

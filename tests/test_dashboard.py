@@ -174,6 +174,27 @@ def test_fast_configs_are_not_sent_to_the_background():
     assert runs_in_background(SMALL.replace(n_samples=4000))
 
 
+def test_alfa_on_larger_data_runs_in_the_background():
+    """ALFA's cost grows fast with the data (~4 s at 1,500 points with a sigmoid kernel)."""
+    assert not runs_in_background(SMALL.replace(attack="alfa"))  # 120 training points
+    assert runs_in_background(SMALL.replace(attack="alfa", n_samples=1000))  # 600
+
+
+def test_a_large_C_svm_runs_in_the_background():
+    """libsvm can converge very slowly with a large C on poisoned data, even on little data
+    (breast_cancer, 180 training points, C=1000: 32 s)."""
+    assert runs_in_background(SMALL.replace(C=100.0))
+    assert runs_in_background(SMALL.replace(C=1000.0, dataset="breast_cancer", n_samples=300,
+                                            noise=0.0, kernel="linear"))
+    assert not runs_in_background(SMALL.replace(C=10.0))
+    assert not runs_in_background(SMALL.replace(C=1000.0, model="logreg"))
+    # a linear SVM with C=10 on many features (digits: ~1.8 s), not on 2-D data
+    digits = SMALL.replace(dataset="digits", n_samples=362, noise=0.0, kernel="linear")
+    assert runs_in_background(digits.replace(C=10.0))
+    assert not runs_in_background(digits.replace(C=1.0))
+    assert not runs_in_background(SMALL.replace(C=10.0, kernel="linear"))
+
+
 def test_update_panels_reports_errors():
     out = update_panels({"error": "poison-rate=0.9 is out of range"})
     assert out[8] == "poison-rate=0.9 is out of range" and out[9] is True
@@ -441,3 +462,19 @@ def test_a_large_uploaded_csv_goes_to_the_background(tmp_path):
     token = handle_upload(_upload("good_binary.csv"), "small.csv")[0]
     values[ids.DATA] = token
     assert not runs_in_background(config_from_controls(values))
+
+
+def test_a_targeted_attack_shows_its_targets_and_their_fate():
+    cfg = ExperimentConfig(dataset="loan", attack="targeted_injection", poison_rate=0.15,
+                           defense="trusted_knn", trusted_fraction=0.1, grid_resolution=30)
+    r = run_experiment(cfg)
+    for panel in PANELS:
+        stars = [t for t in decision_panel(r, panel).data if t.name == "attacker's targets"]
+        assert len(stars) == 1 and len(untyped(stars[0].x)) == len(r.targets) == 5
+    from dashboard.callbacks.experiment import scorecard
+    text = str(scorecard(r))
+    n_def = round(r.target_success["defended"] * 5)
+    n_poi = round(r.target_success["poisoned"] * 5)
+    assert f"{n_def} / 5" in text and f"({n_poi} / 5 by the poisoned model)" in text
+    plain = run_experiment(cfg.replace(attack="label_flip"))
+    assert not [t for t in decision_panel(plain, "clean").data if t.name == "attacker's targets"]

@@ -11,7 +11,7 @@ from core.attacks import make_attack
 from core.datasets import make_dataset
 from core.defenses import DEFENSES, defense_from_config, make_defense
 from core.defenses.training import spatial_batches
-from core.experiment import ExperimentConfig, derive_seeds
+from core.experiment import ExperimentConfig, derive_seeds, run_experiment
 from core.matrix import run_matrix
 from core.metrics import detection_curves, detection_metrics
 from core.models import make_model
@@ -80,7 +80,8 @@ def test_registry_metadata_is_consistent():
         assert isinstance(defense_from_config(cfg), cls)
         for field in cls.config_params:
             assert hasattr(cfg, field)
-    assert [n for n, c in DEFENSES.items() if c.needs_trusted] == ["roni", "trusted_relabel"]
+    assert [n for n, c in DEFENSES.items() if c.needs_trusted] == ["roni", "trusted_knn",
+                                                                   "trusted_relabel"]
     uses = {n for n, c in DEFENSES.items() if "contamination" in c.config_params}
     assert uses == {"isolation_forest", "lof", "label_aware_iforest", "sphere", "slab", "trim"}
 
@@ -409,6 +410,14 @@ def test_ranking_scores_oracle_none_and_undefined(poisoned):
         detection_metrics(np.zeros(5, bool), np.ones(5, bool), score=np.zeros(3))
 
 
+def test_average_precision_of_a_perfect_ranking_is_exactly_one():
+    # found by tests/test_properties.py: scikit-learn sums 20 steps of 0.05 to 1.0000000000000002
+    truth = np.array([True] * 20 + [False] * 19)
+    score = np.arange(39, 0, -1.0)
+    assert detection_metrics(truth, ~truth, score=score).average_precision == 1.0
+    assert detection_curves(truth, score)["average_precision"] == 1.0
+
+
 def test_detection_curves_shapes_and_operating_point(poisoned):
     s = _sanitize("knn_sanitize", poisoned, max_iter=1)
     c = detection_curves(poisoned.is_poison, s.score, is_clean=s.is_clean)
@@ -436,3 +445,30 @@ def test_detection_curves_when_undefined():
     assert op["fpr"] == 0.25 and op["tpr"] is None and op["precision"] == 0.0
     assert op["threshold"] is None  # row 2 is flagged but row 3 scores higher
     json.dumps(c, allow_nan=False)
+
+
+def test_trusted_knn_sees_a_dense_fake_cluster_that_outvotes_knn_sanitize():
+    """A targeted injection is denser than k: its own points outvote the kNN vote, the
+    trusted sample's cannot be outvoted."""
+    cfg = ExperimentConfig(dataset="loan", trusted_fraction=0.1, attack="targeted_injection",
+                           poison_rate=0.15, grid_resolution=0)
+    for seed in range(3):
+        t = run_experiment(cfg.replace(defense="trusted_knn", seed=seed))
+        k = run_experiment(cfg.replace(defense="knn_sanitize", seed=seed))
+        assert t.detection.recall >= 0.8 and k.detection.recall <= 0.2, seed
+        assert t.target_success["defended"] < t.target_success["poisoned"]
+        assert not t.relabels and np.array_equal(t.kept, t.is_clean)
+        # the score is the share of trusted neighbours that disagree, flags at the threshold
+        assert np.array_equal(~t.is_clean, t.suspicion >= 0.6)
+
+
+def test_trusted_knn_needs_trusted_data_and_can_relabel(poisoned, trusted):
+    with pytest.raises(ValueError, match="trusted_knn needs a trusted sample"):
+        _sanitize("trusted_knn", poisoned)
+    with pytest.raises(ValueError, match=r"defense='trusted_knn' needs trusted data"):
+        ExperimentConfig(defense="trusted_knn")
+    r = _sanitize("trusted_knn", poisoned, trusted, mode="relabel")
+    flagged = ~r.is_clean
+    assert r.relabels and r.keep.all() and flagged.any()
+    assert np.array_equal(r.y[flagged], 1 - poisoned.y[flagged])
+    assert np.array_equal(r.y[~flagged], poisoned.y[~flagged])

@@ -99,6 +99,26 @@ def test_config_validation_names_the_field(field, value, match):
         ExperimentConfig(**{field: value})
 
 
+# Found by tests/test_properties.py: each used to be accepted, or to escape as another error.
+@pytest.mark.parametrize("field, value, match", [
+    ("knn_k", True, r"knn_k=True is not an integer"),  # was knn_k=1
+    ("degree", True, r"degree=True is not an integer"),
+    ("seed", False, r"seed=False is not an integer"),  # was seed=0
+    ("C", 10**400, r"C=1000.*\.\.\. is out of range; expected a number in \(0, 10000\]"),
+    ("poison_rate", -10**400, r"poison_rate=-1000.*\.\.\. is out of range"),  # OverflowError
+    ("seed", 10**5000, r"seed=<an integer of 16610 bits> is out of range"),  # repr's digit limit
+    ("model", 10**5000, r"model=<an integer of 16610 bits> is not one of"),
+], ids=["bool-knn_k", "bool-degree", "bool-seed", "huge-C", "huge-rate", "vast-seed", "vast-model"])
+def test_config_validation_of_bools_and_huge_numbers(field, value, match):
+    with pytest.raises(ValueError, match=match):
+        ExperimentConfig(**{field: value})
+
+
+def test_csv_features_that_are_not_a_list_are_named():  # was a TypeError (not iterable)
+    with pytest.raises(ValueError, match=r"features=3 is not a list of column names"):
+        ExperimentConfig(dataset="csv", data="x.csv", label="y", features=3)
+
+
 def test_from_dict_rejects_unknown_fields():
     with pytest.raises(ValueError, match=r"unknown config field\(s\): colour"):
         ExperimentConfig.from_dict({"colour": "red"})
@@ -139,6 +159,47 @@ def test_fast_decision_values_equal_sklearn(model, kernel, gamma):
     expected = m.decision_function(pts)
     assert np.allclose(decision_values(m, pts), expected, rtol=1e-9, atol=1e-9)
     assert np.allclose(decision_values(m, pts, max_block=100), expected, rtol=1e-9, atol=1e-9)
+
+
+# Found by tests/test_properties.py: roni configs that construction accepted but could not run
+# ("roni needs at least 2 trusted points of each class").
+def test_roni_refuses_a_trusted_sample_too_small_to_hold_two_of_each_class():
+    with pytest.raises(ValueError, match=r"^trusted_fraction=0.0625 holds out 2 of 40 points; "
+                                         r"defense 'roni' needs at least 4 \(2 of each class\): "
+                                         r"raise trusted_fraction to 0.0875 or more"):
+        ExperimentConfig(n_samples=40, test_fraction=0.5, trusted_fraction=0.0625, defense="roni")
+    with pytest.raises(ValueError, match=r"more than half of test_fraction=0.1: raise "
+                                         r"test_fraction or n_samples"):
+        ExperimentConfig(n_samples=40, test_fraction=0.1, trusted_fraction=0.05, defense="roni")
+    ExperimentConfig(n_samples=40, test_fraction=0.1, trusted_fraction=0.05)  # no roni: fine
+
+
+def test_config_limits_match_construction_at_the_trusted_edge():
+    from core.experiment import config_limits, trusted_size
+
+    for n in (40, 69, 121, 997, 100_000):
+        low = config_limits("blobs", 0.9, n_samples=n, defense="roni")["trusted_fraction"].low
+        assert trusted_size(low, n) == 4 and trusted_size(np.nextafter(low, 0), n) == 3
+        ExperimentConfig(n_samples=n, test_fraction=0.9, trusted_fraction=low, defense="roni")
+        with pytest.raises(ValueError, match="^trusted_fraction="):
+            ExperimentConfig(n_samples=n, test_fraction=0.9, trusted_fraction=np.nextafter(low, 0),
+                             defense="roni")
+
+
+def test_a_small_stratified_trusted_sample_is_topped_up_to_two_of_each_class():
+    from core.experiment import prepare
+
+    # 4 of breast_cancer's 37% / 63% classes split 1 / 3; roni then had too few to cross-validate
+    cfg = ExperimentConfig(dataset="breast_cancer", n_samples=40, test_fraction=0.2,
+                           trusted_fraction=0.0875, defense="roni", grid_resolution=0, seed=1)
+    prep = prepare(cfg)  # the held-out 8 points are 3 / 5; the stratified 4 took 1 / 3
+    assert np.bincount(prep.trusted[1]).tolist() == [2, 3]
+    assert np.bincount(prep.y_test).tolist() == [1, 2]
+    r = run_experiment(cfg)
+    assert 0 <= r.defended_accuracy <= 1 and len(r.y_test) == 3
+    # enough of each class already: the split is left exactly as it was
+    big = prepare(cfg.replace(seed=0))
+    assert np.bincount(big.trusted[1]).tolist() == [2, 2] and len(big.y_test) == 4
 
 
 def test_trusted_split_is_carved_from_the_held_out_part():

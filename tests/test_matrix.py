@@ -117,3 +117,19 @@ def test_defaults_cover_every_registered_attack_and_defense(monkeypatch):
 def test_matrix_rejects_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         run_matrix(CFG, **kwargs)
+
+
+def test_targeted_attacks_report_their_success_untargeted_ones_nan():
+    cfg = ExperimentConfig(dataset="loan", n_samples=300, trusted_fraction=0.1)
+    runs = matrix_runs(cfg, ["targeted_injection", "label_flip"], ["none", "trusted_knn"], 0.15, 1)
+    targeted = runs[runs.attack == "targeted_injection"]
+    assert targeted.target_success_poisoned.between(0, 1).all()
+    assert runs[runs.attack == "label_flip"].target_success_defended.isna().all()
+    r = run_experiment(cfg.replace(attack="targeted_injection", defense="trusted_knn",
+                                   poison_rate=0.15, grid_resolution=0))
+    row = targeted[targeted.defense == "trusted_knn"].iloc[0]
+    assert (row.target_success_poisoned, row.target_success_defended) == (
+        r.target_success["poisoned"], r.target_success["defended"])
+    assert r.summary()["target_success"] == r.target_success and r.summary()["n_targets"] == 5
+    table = summarize_matrix(runs)
+    assert table.target_success_defended_mean.notna().tolist() == [True, True, False, False]

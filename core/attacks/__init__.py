@@ -15,12 +15,14 @@ from core.attacks.alfa import ALFA
 from core.attacks.base import Attack, PoisonedSet, budget
 from core.attacks.gradient import GradientPoisoning
 from core.attacks.simple import Injection, LabelFlip, TargetedFlip
+from core.attacks.targeted import TargetedInjection
 
 __all__ = ["PoisonedSet", "Attack", "LabelFlip", "TargetedFlip", "Injection", "ALFA",
-           "GradientPoisoning", "ATTACKS", "make_attack", "budget"]
+           "GradientPoisoning", "TargetedInjection", "ATTACKS", "make_attack", "budget"]
 
 ATTACKS: dict[str, type[Attack]] = {
-    cls.name: cls for cls in (LabelFlip, TargetedFlip, Injection, ALFA, GradientPoisoning)
+    cls.name: cls for cls in (LabelFlip, TargetedFlip, Injection, ALFA, GradientPoisoning,
+                             TargetedInjection)
 }
 
 

@@ -20,13 +20,19 @@ class PoisonedSet:
     ``X`` and ``y`` are the rows the victim will train on; ``is_poison[i]`` is
     True when row ``i`` was changed or added by the attacker. Optimizing attacks
     may add ``path``: the poison points' features after each accepted step,
-    shape ``(steps + 1, n_poison, n_features)``, start first.
+    shape ``(steps + 1, n_poison, n_features)``, start first. Targeted attacks
+    add ``targets`` (the points whose prediction they want to become
+    ``target_label``) and ``target_index`` (their rows in the clean training
+    set, when they were picked from it).
     """
 
     X: np.ndarray
     y: np.ndarray
     is_poison: np.ndarray
     path: np.ndarray | None = None
+    targets: np.ndarray | None = None
+    target_label: int | None = None
+    target_index: np.ndarray | None = None
 
     @property
     def n_poison(self) -> int:

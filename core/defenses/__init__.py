@@ -27,6 +27,7 @@ The registry, in order (what each defense sees besides the features):
 - ``slab``: far along the centroid axis (Steinhardt et al. 2017; labels);
 - ``roni``: hurts the model on trusted data (Nelson et al. 2008; model, trusted data);
 - ``trim``: high loss under trimmed refits (Jagielski et al. 2018; model);
+- ``trusted_knn``: the nearest trusted points disagree (Paudice et al. 2018; labels, trusted data);
 - ``trusted_relabel``: relabel batches whose flipped labels fit trusted data better
   (after DUTI, Zhang et al. 2018; model, trusted data).
 """
@@ -45,16 +46,17 @@ from core.defenses.outliers import (
 )
 from core.defenses.relabel import TrustedRelabel
 from core.defenses.training import RONI, Trim
+from core.defenses.trusted import TrustedKNN
 
 __all__ = ["Sanitized", "Defense", "NoDefense", "Oracle", "IsolationForestDefense",
            "LocalOutlierFactorDefense", "LabelAwareIsolationForest", "KNNSanitize", "Sphere",
-           "Slab", "RONI", "Trim", "TrustedRelabel", "DEFENSES", "AUTO_SHARE", "make_defense",
-           "defense_from_config", "check_contamination"]
+           "Slab", "RONI", "Trim", "TrustedKNN", "TrustedRelabel", "DEFENSES", "AUTO_SHARE",
+           "make_defense", "defense_from_config", "check_contamination"]
 
 DEFENSES: dict[str, type[Defense]] = {
     cls.name: cls for cls in (NoDefense, Oracle, IsolationForestDefense, KNNSanitize,
                               LocalOutlierFactorDefense, LabelAwareIsolationForest, Sphere, Slab,
-                              RONI, Trim, TrustedRelabel)
+                              RONI, Trim, TrustedKNN, TrustedRelabel)
 }
 
 
@@ -70,7 +72,7 @@ def defense_from_config(config) -> Defense:
     Each defense class lists the config fields it reads in ``config_params``
     (config field -> constructor parameter): ``contamination`` for the
     outlier detectors, sphere, slab and trim; ``knn_k`` / ``knn_threshold``
-    for kNN sanitization; none for ``none``, ``oracle``, ``roni`` and ``trusted_relabel``.
+    for the kNN votes; none for ``none``, ``oracle``, ``roni`` and ``trusted_relabel``.
     """
     cls = DEFENSES[check_choice("defense", config.defense, DEFENSES)]
     return cls(**{param: getattr(config, field) for field, param in cls.config_params.items()})

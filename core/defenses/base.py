@@ -12,7 +12,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import RobustScaler
 from sklearn.svm import SVC
 
-from core._validation import check_real
+from core._validation import Interval
 
 __all__ = ["Sanitized", "Defense", "check_contamination", "resolve_contamination",
            "robust_scale", "victim_loss"]
@@ -47,13 +47,17 @@ class Sanitized:
         return int((~self.is_clean).sum())
 
 
+#: numeric contamination (also "auto")
+CONTAMINATION_RANGE = Interval(0.0, 0.5, low_open=True)
+
+
 def check_contamination(value: float | str) -> float | str:
     """``"auto"`` or a float in (0, 0.5], as Isolation Forest accepts."""
     if isinstance(value, str):
         if value != "auto":
             raise ValueError(f"contamination={value!r} is not 'auto' or a number in (0, 0.5]")
         return value
-    return check_real("contamination", value, 0.0, 0.5, low_open=True)
+    return CONTAMINATION_RANGE.check("contamination", value)
 
 
 def resolve_contamination(value: float | str, auto: float) -> float:

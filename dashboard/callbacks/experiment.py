@@ -11,7 +11,7 @@ from dash import Dash, Input, Output, State, html, no_update
 from core import ExperimentConfig, ExperimentResult, run_experiment
 from dashboard import ids
 from core.data_io import CSVLimits
-from core.datasets import CSV
+from core.datasets import CSV, DATASETS
 from dashboard.cache import results_cache
 from dashboard.callbacks.upload import upload_table
 from dashboard.figures import PANELS, decision_panel_spec, message_figure
@@ -20,6 +20,16 @@ CACHE_SIZE = 48  # per worker process; each entry is one result with its three f
 #: attacks that optimize for a while; they run as background jobs with progress
 SLOW_ATTACKS = frozenset({"gradient"})
 SLOW_TRAINING_POINTS = 1500
+#: attacks whose cost grows fast with the data: background above this many training points
+#: (ALFA, sigmoid kernel, 2-core machine: 420 points ~0.6 s, 1,500 points ~4 s)
+SLOW_ATTACK_ABOVE = {"alfa": 400}
+#: an SVM with C this large can converge very slowly on poisoned (overlapping) data, at any
+#: size: breast_cancer, 180 training points, linear kernel: C=10 0.3 s, C=100 1.9 s,
+#: C=1000 32 s; moons, 1,500 points, poly kernel, C=1000: 30 s (2-core machine, shared)
+SLOW_C = 100.0
+#: ... and a linear SVM with C >= 10 on data with more than 2 features (digits: 1.8 s;
+#: breast_cancer after RONI, 60% injected: 5.8 s)
+SLOW_C_LINEAR_HIGH_DIM = 10.0
 
 
 def runs_in_background(config: ExperimentConfig) -> bool:
@@ -28,7 +38,18 @@ def runs_in_background(config: ExperimentConfig) -> bool:
     if config.dataset == CSV:  # n_samples does not apply: the file (capped) decides
         n_rows = min(len(upload_table(config.data)[0]), CSVLimits().max_train_rows)
     n_train = n_rows * (1 - config.test_fraction - config.trusted_fraction)
-    return config.attack in SLOW_ATTACKS or n_train > SLOW_TRAINING_POINTS
+    return (config.attack in SLOW_ATTACKS or n_train > SLOW_TRAINING_POINTS
+            or n_train > SLOW_ATTACK_ABOVE.get(config.attack, SLOW_TRAINING_POINTS)
+            or (config.model == "svm" and config.C >= SLOW_C)
+            or (config.model == "svm" and config.kernel == "linear"
+                and config.C >= SLOW_C_LINEAR_HIGH_DIM and _n_features(config) != 2))
+
+
+def _n_features(config: ExperimentConfig) -> int | None:
+    """Features the model sees (None: an uploaded file, all numeric columns)."""
+    if config.dataset == CSV:
+        return len(config.features) if config.features else None
+    return len(DATASETS[config.dataset].feature_names)
 
 
 @lru_cache(maxsize=CACHE_SIZE)
@@ -92,6 +113,12 @@ def scorecard(r: ExperimentResult) -> Any:
         ("Poison caught", f"{d.n_poison_caught} / {d.n_poison}", ""),
         (f"Clean points {verb}", f"{d.n_clean_lost}", f"of {r.n_train}"),
     ]
+    if r.target_success is not None:
+        n, want = len(r.targets), r.class_names[r.target_label]
+        share = r.target_success
+        rows.append(("Attacker's targets", f"{round(share['defended'] * n)} / {n}",
+                     f"given {want!r} after the defense ({round(share['poisoned'] * n)} / {n} "
+                     "by the poisoned model)"))
     if d.roc_auc is not None:
         rows.append(("ROC AUC", f"{d.roc_auc:.2f}", "how well the score ranks poison first"))
     if d.average_precision is not None:

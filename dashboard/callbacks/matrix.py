@@ -13,7 +13,7 @@ from core.metrics import detection_curves
 from dashboard import ids
 from dashboard.cache import results_cache
 from dashboard.callbacks.experiment import compute, runs_in_background
-from dashboard.callbacks.sweep import sweep_key
+from dashboard.callbacks.sweep import dask_scheduler, sweep_key
 from dashboard.figures import detection_figure, matrix_figure, message_figure
 
 MATRIX_SEED_CHOICES = (1, 3, 5)
@@ -46,8 +46,12 @@ def compute_matrix(set_progress, store, seeds) -> dict:
                                    f"({time.perf_counter() - start:.0f} s)"))
 
     set_progress((0, 1, "starting..."))
-    table = run_matrix(config, rate=config.poison_rate, seeds=n_seeds, n_jobs=2,
-                       progress=progress)
+    try:
+        table = run_matrix(config, rate=config.poison_rate, seeds=n_seeds, n_jobs=2,
+                           scheduler=dask_scheduler(), progress=progress)
+    except (ValueError, ConnectionError) as exc:  # a bad or unreachable scheduler address
+        set_progress((0, 1, str(exc)))
+        return {"error": str(exc)}
     set_progress((1, 1, f"done: {len(table)} attack/defense pairs × {n_seeds} seeds at "
                         f"{config.poison_rate:.0%} poison in {time.perf_counter() - start:.0f} s"))
     return {"key": matrix_key(config), "table": table.to_dict("list")}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import Any
 
@@ -18,6 +19,13 @@ from dashboard.figures import message_figure, sweep_figure
 MAX_RATES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 SEED_CHOICES = (1, 3, 5, 10)
 N_RATES = 9
+#: the Dask scheduler sweeps and matrices run on, when set (else local processes)
+SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
+
+
+def dask_scheduler() -> str | None:
+    """``$DASK_SCHEDULER_ADDRESS``, read per job (an empty value means unset)."""
+    return os.environ.get(SCHEDULER_ENV) or None
 
 
 def sweep_key(config: ExperimentConfig) -> str:
@@ -61,7 +69,11 @@ def compute_sweep(set_progress, store, max_rate, seeds) -> dict:
                                    f"({time.perf_counter() - start:.1f} s)"))
 
     set_progress((0, total, f"running: 0 / {total} runs"))
-    table = run_sweep(config, rates, n_seeds, progress=progress)
+    try:
+        table = run_sweep(config, rates, n_seeds, scheduler=dask_scheduler(), progress=progress)
+    except (ValueError, ConnectionError) as exc:  # a bad or unreachable scheduler address
+        set_progress((0, total, str(exc)))
+        return {"error": str(exc)}
     summary = summarize_sweep(table)
     elapsed = time.perf_counter() - start
     set_progress((total, total, f"done: {total} runs ({len(rates)} rates × {n_seeds} seeds, "

@@ -19,6 +19,9 @@ from dashboard.state import upload_path, upload_token, uploads_dir
 LABEL_GUESSES = ("label", "target", "class", "y", "outcome", "approved", "default", "fraud")
 
 
+UPLOADS_SIZE_LIMIT = 2**30  # bytes of uploads kept on disk; the least recently used go first
+
+
 def save_upload(data: bytes) -> str:
     """Store the bytes under their SHA-256 (same file, same token); return the path."""
     os.makedirs(uploads_dir(), exist_ok=True)
@@ -28,7 +31,37 @@ def save_upload(data: bytes) -> str:
         with open(tmp, "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)  # atomic: other workers never see half a file
+    else:
+        os.utime(path)  # uploaded again: recently used
+    prune_uploads(keep=path)
     return path
+
+
+def prune_uploads(limit: int = UPLOADS_SIZE_LIMIT, keep: str | None = None) -> None:
+    """Remove the least recently uploaded files until the folder holds at most ``limit`` bytes.
+
+    Without it every distinct upload (up to 50 MB each) would stay on disk for good. A
+    link to a removed upload opens with "upload it again".
+    """
+    entries = []
+    for entry in os.scandir(uploads_dir()):
+        if entry.name.endswith(".csv") and entry.path != keep:
+            try:
+                st = entry.stat()
+            except FileNotFoundError:
+                continue
+            entries.append((st.st_mtime, st.st_size, entry.path))
+    total = sum(size for _, size, _ in entries)
+    if keep and os.path.exists(keep):
+        total += os.path.getsize(keep)
+    for _, size, path in sorted(entries):  # oldest first
+        if total <= limit:
+            break
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass
+        total -= size
 
 
 def guess_label(columns: list[str]) -> str:

@@ -1,0 +1,198 @@
+"""Background callbacks through a real Celery worker and Redis, as deployed with REDIS_URL.
+
+Starts ``redis-server`` (Debian's) on a free 127.0.0.1 port, a Celery worker
+(``celery -A dashboard.app:celery_app worker``) and the dashboard under gunicorn with
+the production config, each as a subprocess with ``REDIS_URL`` set. The worker gets a
+different ``DASH_CACHE_DIR`` from the web process, as on Heroku or Render where they
+share no disk. Then it drives the sweep and a slow experiment the way the browser does:
+the first POST starts the job, polls with the signed handles until the result arrives.
+Skipped locally without ``redis-server``; under CI=true it must run.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from core import run_sweep, scenario_config
+from core.sweeps import summarize_sweep
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+URL = "/_dash-update-component"
+CONFIG = scenario_config("label-flip-moons", n_samples=200)
+STORE = {"config": CONFIG.to_dict(), "scenario": None, "problems": []}
+
+if shutil.which("redis-server") is None:
+    if os.environ.get("CI") == "true":
+        pytest.fail("CI needs Debian's redis-server (.ci/run installs it)", pytrace=False)
+    pytest.skip("needs redis-server: apt-get install redis-server", allow_module_level=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(check, timeout: float, what: str, proc=None, log=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            break
+        try:
+            if check():
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    tail = open(log).read()[-3000:] if log and os.path.exists(log) else ""
+    raise AssertionError(f"{what} did not come up in {timeout:.0f} s\n{tail}")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM the process group this test started, then SIGKILL what is left."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """redis-server + Celery worker + gunicorn; yields (base URL, worker log path)."""
+    tmp = tmp_path_factory.mktemp("celery")
+    procs: list[subprocess.Popen] = []
+
+    def start(name, cmd, env=None):
+        log = tmp / f"{name}.log"
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=open(log, "w"),
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        procs.append(proc)
+        return proc, str(log)
+
+    try:
+        redis_port = free_port()
+        redis_proc, redis_log = start("redis", [
+            "redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", "--daemonize", "no"])
+        wait_until(lambda: "Ready to accept connections" in open(redis_log).read(), 20,
+                   "redis-server", redis_proc, redis_log)
+        base_env = {**os.environ, "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+                    "POISONLAB_SECRET_KEY": "test-secret", "PYTHONPATH": ROOT}
+        worker_dir, web_dir = tmp / "worker-cache", tmp / "web-cache"
+        worker, worker_log = start("worker", [
+            sys.executable, "-m", "celery", "-A", "dashboard.app:celery_app", "worker",
+            "--pool=solo", "--concurrency=1", "--loglevel=INFO", "--without-gossip",
+            "--without-mingle", "--without-heartbeat"],
+            {**base_env, "DASH_CACHE_DIR": str(worker_dir)})
+        port = free_port()
+        web, web_log = start("gunicorn", [
+            sys.executable, "-m", "gunicorn", "dashboard.app:server", "--config",
+            "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+            {**base_env, "DASH_CACHE_DIR": str(web_dir)})
+        base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: " ready." in open(worker_log).read(), 90, "celery worker",
+                   worker, worker_log)
+        wait_until(lambda: urllib.request.urlopen(base + "/healthz", timeout=5).status == 200,
+                   90, "gunicorn", web, web_log)
+        yield base, worker_log
+    finally:
+        for proc in reversed(procs):
+            stop(proc)
+
+
+def post(base: str, body: dict, **params) -> dict:
+    query = "&".join(f"{k}={urllib.request.quote(v)}" for k, v in params.items())
+    req = urllib.request.Request(f"{base}{URL}?{query}", data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read() or b"{}")
+
+
+def end_id(base: str) -> str:
+    html = urllib.request.urlopen(base + "/", timeout=30).read().decode()
+    config = re.search(r'<script id="_dash-config" type="application/json">(.*?)</script>',
+                       html, re.S).group(1)
+    return json.loads(config)["end_id"]
+
+
+def run_background(base: str, body: dict, timeout: float = 60) -> tuple[dict, list]:
+    """What the renderer does: start the job, then poll with its handles until it answers."""
+    token = end_id(base)
+    handles = post(base, body, endId=token)
+    assert set(handles) >= {"cacheKey", "job"}, handles
+    progress = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = post(base, body, endId=token, cacheKey=handles["cacheKey"], job=handles["job"])
+        if "progress" in out:
+            progress.append(out["progress"])
+        if "response" in out:
+            return out["response"], progress
+        time.sleep(0.3)
+    raise AssertionError(f"no result in {timeout} s")
+
+
+def test_a_sweep_runs_on_the_celery_worker(stack):
+    base, worker_log = stack
+    body = {"output": "sweep-store.data", "outputs": {"id": "sweep-store", "property": "data"},
+            "inputs": [{"id": "sweep-run", "property": "n_clicks", "value": 1}],
+            "state": [{"id": "config-store", "property": "data", "value": STORE},
+                      {"id": "sweep-max-rate", "property": "value", "value": 0.2},
+                      {"id": "sweep-seeds", "property": "value", "value": 1}],
+            "changedPropIds": ["sweep-run.n_clicks"]}
+    response, progress = run_background(base, body)
+    sweep = response["sweep-store"]["data"]
+    # the same numbers core computes, drawn as the sweep figure (3 bands + 3 means)
+    rates = [round(0.2 * i / 8, 4) for i in range(9)]
+    expected = summarize_sweep(run_sweep(CONFIG, rates, 1)).to_dict("list")
+    assert sweep["seeds"] == 1 and sweep["summary"].keys() == expected.keys()
+    for column, values in expected.items():
+        assert sweep["summary"][column] == pytest.approx(values), column
+    from dashboard.callbacks.sweep import render_sweep
+    fig = render_sweep(sweep, STORE)
+    assert len(fig.data) == 6 and list(fig.data[-1].x) == pytest.approx(rates)
+    log = open(worker_log).read()
+    assert re.search(r"Task background_callback_\w+\[[-\w]+\] succeeded", log), log[-2000:]
+
+
+def test_a_slow_experiment_result_reaches_the_web_process_through_redis(stack):
+    """The worker has its own cache dir: the result must travel through Redis."""
+    base, _ = stack
+    config = CONFIG.replace(attack="gradient", poison_rate=0.1, kernel="linear", n_samples=150)
+    job = {"config": config.to_dict(), "key": config.key()}
+    body = {"output": "bg-result.data", "outputs": {"id": "bg-result", "property": "data"},
+            "inputs": [{"id": "job-store", "property": "data", "value": job}], "state": [],
+            "changedPropIds": ["job-store.data"]}
+    response, _ = run_background(base, body)
+    finished = response["bg-result"]["data"]
+    assert finished == {"key": config.key()}
+    # the callback that draws a finished job (its outputs carry allow_duplicate's @hash)
+    key = next(k for k in _callback_keys(base) if k.startswith("..graph-clean.figure@"))
+    outputs = [dict(zip(("id", "property"), o.rsplit(".", 1), strict=True))
+               for o in key[2:-2].split("...")]
+    draw = {"output": key, "outputs": outputs,
+            "inputs": [{"id": "bg-result", "property": "data", "value": finished}],
+            "state": [{"id": "config-store", "property": "data",
+                       "value": {"config": config.to_dict(), "scenario": None,
+                                 "problems": []}}],
+            "changedPropIds": ["bg-result.data"]}
+    out = post(base, draw)["response"]
+    assert len(out["graph-poisoned"]["figure"]["data"]) >= 3
+    assert "%" in json.dumps(out["accuracy-poisoned"]["children"])
+
+
+def _callback_keys(base: str):
+    deps = json.loads(urllib.request.urlopen(base + "/_dash-dependencies", timeout=30).read())
+    return [d["output"] for d in deps]

@@ -1,0 +1,212 @@
+"""Story mode's page: navigation, the URL contract, and numbers read from core."""
+
+import json
+
+import pytest
+from dash import no_update
+
+from dashboard import ids
+from dashboard.story import (
+    STEPS,
+    STORY_OUTPUTS,
+    StoryState,
+    money,
+    next_state,
+    parse_search,
+    pct,
+    story_for,
+    story_update,
+)
+
+OUT = {f"{i if isinstance(i, str) else i['type']}.{p}": k
+       for k, (i, p) in enumerate(STORY_OUTPUTS)}
+
+
+def page(search, trigger=None, seed_value=None):
+    """story_update's outputs by name, e.g. page('?step=2')['story-title.children']."""
+    values = story_update(search, trigger, seed_value)
+    assert len(values) == len(STORY_OUTPUTS)
+    return {name: values[k] for name, k in OUT.items()}
+
+
+def text_of(component) -> str:
+    """All the text in a component tree."""
+    if component is None or isinstance(component, (bool, int, float)):
+        return "" if component is None else str(component)
+    if isinstance(component, str):
+        return component
+    if isinstance(component, (list, tuple)):
+        return " ".join(text_of(c) for c in component)
+    return text_of(getattr(component, "children", None))
+
+
+@pytest.mark.parametrize("search, state, n_notes", [
+    ("", StoryState(), 0),
+    ("?step=3&seed=7", StoryState(3, 7), 0),
+    ("?step=5&seed=0&present=1", StoryState(5, 0, True), 0),
+    ("?present=true", StoryState(present=True), 0),
+    ("?step=9", StoryState(), 1),
+    ("?step=abc&seed=-4", StoryState(), 2),
+    ("?seed=1e99", StoryState(), 1),
+    ("?seed=99999999999999", StoryState(), 1),
+    ("?step=2&step=4", StoryState(2), 0),
+])
+def test_the_url_carries_step_seed_and_presenter_mode(search, state, n_notes):
+    got, notes = parse_search(search)
+    assert got == state and len(notes) == n_notes
+    assert parse_search(got.search())[0] == got  # the URL we write reads back the same
+
+
+def test_next_back_and_pills_move_within_the_five_steps():
+    s = StoryState(1, 3)
+    assert next_state(s, ids.STORY_BACK, None)[0].step == 1
+    assert next_state(s, ids.STORY_NEXT, None)[0].step == 2
+    assert next_state(StoryState(5), ids.STORY_NEXT, None)[0].step == 5
+    assert next_state(s, {"type": ids.STORY_STEP, "index": 4}, None)[0].step == 4
+    assert next_state(s, {"type": ids.STORY_STEP, "index": 99}, None)[0].step == 1
+    assert next_state(s, ids.STORY_PRESENT, None)[0].present is True
+    assert next_state(s, ids.STORY_SEED, 12)[0] == StoryState(1, 12)
+    kept, notes = next_state(s, ids.STORY_SEED, "x")
+    assert kept == s and "keeping seed 3" in notes[0]
+    assert next_state(s, ids.STORY_SEED, None)[0] == s
+
+
+def test_page_load_normalizes_the_url_and_shows_step_one():
+    p = page("")
+    assert p["story-url.search"] == "?step=1&seed=0"
+    assert p["story-title.children"] == "1. The model"
+    assert p["story-step.className"][0] == "story-pill active"
+    assert p["story-step.className"][1] == "story-pill"
+    assert p["story-back.disabled"] is True and p["story-next.disabled"] is False
+    assert p["story-alert.is_open"] is False and p["story-root.className"] == "story-root"
+    again = page("?step=1&seed=0")
+    assert again["story-url.search"] is no_update  # already right: no history entry
+
+
+def test_each_step_shows_the_numbers_core_computed():
+    story = story_for(0)
+    n = story.numbers
+    expected = {
+        1: [pct(n["clean"]["accuracy"]), pct(n["clean"]["approval_rate"]),
+            pct(n["clean"]["default_rate"])],
+        2: [str(n["n_fake"]), money(n["target_total"])],
+        3: [f"{n['poisoned']['targets_approved']} of {n['n_targets']}",
+            money(n["loss_added"]), f"{100 * n['accuracy_lost']:.1f} pts"],
+        4: [f"{n['defense']['fakes_caught']} of {n['n_fake']}", money(n["loss_avoided"]),
+            story.defense],
+        5: [money(n["clean"]["expected_loss"]), money(n["poisoned"]["expected_loss"]),
+            money(n["defended"]["expected_loss"])],
+    }
+    for step, needles in expected.items():
+        p = page(f"?step={step}&seed=0")
+        assert p["story-title.children"] == f"{step}. {STEPS[step - 1]}"
+        shown = text_of(p["story-numbers.children"]) + text_of(p["story-text.children"])
+        for needle in needles:
+            assert needle in shown, (step, needle)
+        assert p["story-next.disabled"] is (step == 5)
+
+
+def test_another_seed_tells_another_story():
+    a = text_of(page("?step=3&seed=0")["story-text.children"])
+    b = page("?step=3&seed=1")
+    assert b["story-seed.value"] == 1 and text_of(b["story-text.children"]) != a
+
+
+def test_the_attack_step_animates_the_fakes_arriving():
+    story = story_for(0)
+    fig = page("?step=2&seed=0")["story-graph.figure"]
+    assert len(fig.frames) == len(story.frames)
+    slider = fig.layout.sliders[0]
+    assert [s.label for s in slider.steps] == [str(f.n_fake) for f in story.frames]
+    last = fig.frames[-1].data
+    assert len(last[2].x) == story.numbers["n_fake"]  # every fake shown in the last frame
+
+
+def test_presenter_mode_changes_the_look_not_the_numbers():
+    plain, shown = page("?step=3&seed=0"), page("?step=3&seed=0&present=1")
+    assert shown["story-root.className"] == "story-root present"
+    assert shown["story-present.children"] == "Leave presenter mode"
+    assert text_of(shown["story-numbers.children"]) == text_of(plain["story-numbers.children"])
+    big = shown["story-graph.figure"].layout.font.size
+    assert big > plain["story-graph.figure"].layout.font.size
+
+
+def test_bad_url_values_are_explained_and_the_page_still_renders():
+    p = page("?step=0&seed=banana")
+    assert p["story-alert.is_open"] is True
+    assert "step='0' is not a step" in p["story-alert.children"]
+    assert "seed='banana'" in p["story-alert.children"]
+    assert p["story-title.children"] == "1. The model"
+
+
+@pytest.fixture(scope="module")
+def client():
+    from dashboard.app import app
+    return app.server.test_client()
+
+
+def _request(search, seed_value=0, changed="story-url.search"):
+    from dashboard.bench import story_request_body
+    trigger = changed.split(".")[0] if changed != "story-url.search" else None
+    return story_request_body(search, trigger=trigger, seed_value=seed_value)
+
+
+def test_story_is_served_linked_and_redirects(client):
+    assert client.get("/story").status_code == 308
+    resp = client.get("/story/?step=2&seed=3")
+    assert resp.status_code == 200 and "https://" not in resp.get_data(as_text=True)
+    assert resp.headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert 'href="/story/"' in client.get("/_dash-layout").get_data(as_text=True) or \
+        "/story/" in json.dumps(client.get("/_dash-layout").get_json())
+
+
+@pytest.mark.parametrize("search, seed_value, changed", [
+    ("?step=2&seed=0", 0, "story-url.search"),
+    ("?step=<script>&seed=1e999", 0, "story-url.search"),
+    ("?step=1&seed=0", "1e308", "story-seed.value"),
+    ("?step=1&seed=0", -5, "story-seed.value"),
+    ("?step=1&seed=0", [1, 2], "story-seed.value"),
+])
+def test_story_requests_over_http_never_fail(client, search, seed_value, changed):
+    resp = client.post("/story/_dash-update-component", json=_request(search, seed_value,
+                                                                      changed))
+    assert resp.status_code == 200
+    body = resp.get_json()["response"]
+    assert "story-title" in body and body["story-title"]["children"]
+
+
+def test_story_layout_has_every_story_id():
+    from dashboard.story import build_story_layout
+
+    found, stack = set(), [build_story_layout()]
+    while stack:
+        c = stack.pop()
+        if isinstance(c, (list, tuple)):
+            stack.extend(c)
+            continue
+        i = getattr(c, "id", None)
+        if i:
+            found.add(i if isinstance(i, str) else i["type"])
+        if getattr(c, "children", None) is not None and not isinstance(c.children, str):
+            stack.append(c.children)
+    wanted = {v for k, v in vars(ids).items() if k.startswith("STORY_") and k != "STORY_LINK"}
+    assert wanted <= found
+
+
+def test_steps_one_to_three_come_first_the_ranking_follows():
+    from dashboard.story import clear_story_cache, preview_for, story_at
+
+    clear_story_cache()
+    early = story_at(5, 1)
+    assert early is preview_for(5) and early.ranking == []
+    full = story_at(5, 4)  # waits for the background ranking
+    assert full.ranking and full is story_for(5)
+    assert story_at(5, 2) is full  # once it is there, every step uses it
+    for step in (1, 2, 3):  # and the early steps read the same either way
+        assert text_of(page(f"?step={step}&seed=5")["story-numbers.children"]) == \
+            text_of(step_numbers_of(early, step))
+
+
+def step_numbers_of(story, step):
+    from dashboard.story import step_numbers
+    return step_numbers(story, step)
