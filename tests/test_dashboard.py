@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from dash import no_update
 
-from core import SCENARIOS, ExperimentConfig, run_experiment, scenario_config
+from core import DEFENSES, SCENARIOS, ExperimentConfig, run_experiment, scenario_config
 from dashboard import ids
 from dashboard.callbacks.controls import applicable_controls, sync_state
 from dashboard.callbacks.experiment import (
@@ -424,15 +424,19 @@ def test_detection_curves_mark_the_operating_point():
         .layout.annotations[0].text
 
 
-def test_roni_in_the_dashboard_gets_a_trusted_sample():
+@pytest.mark.parametrize("name", [n for n, c in DEFENSES.items() if c.needs_trusted])
+def test_trusted_defenses_in_the_dashboard_get_a_trusted_sample(name):
     values = controls_from_config(SMALL)
-    values[ids.DEFENSE] = "roni"
+    values[ids.DEFENSE] = name
     cfg = config_from_controls(values)
     assert cfg.trusted_fraction == 0.1
     values[ids.DEFENSE] = "sphere"
     assert config_from_controls(values).trusted_fraction == 0.0
     out = update_panels(store_of(cfg))
     assert "trusted sample" in str(out[7]) and "ROC AUC" in str(out[6])
+    # the kNN controls show exactly for the defenses that read them
+    knn_style = applicable_controls(name, "svm", "rbf", True, "moons")[1]
+    assert (knn_style == {}) == ("knn_k" in DEFENSES[name].config_params)
 
 
 def test_the_bench_request_matches_the_compute_callback(client):
