@@ -158,8 +158,9 @@ def _flip_scores(dataset, rate, seeds, **params):
 @pytest.mark.parametrize("dataset", ["moons", "blobs"])
 def test_knn_sanitize_holds_recall_and_precision_across_flip_rates(dataset):
     # issue 5's bar (recall >= 0.9, precision >= 0.8 at rates 0.1-0.3), loosened for 3 seeds
+    # outside both the tuning (100+) and the reported (0-4) ones
     for rate in (0.1, 0.3):
-        recall, precision = _flip_scores(dataset, rate, range(3))
+        recall, precision = _flip_scores(dataset, rate, range(10, 13))
         assert recall >= 0.85 and precision >= 0.75, (rate, recall, precision)
 
 
@@ -167,8 +168,8 @@ def test_knn_sanitize_rate_aware_fixed_point_beats_one_fixed_share_vote():
     # one vote at a fixed share of 0.6 (the old default) is too strict at a high flip rate
     # and too lenient at a low one; the rate-aware fixed point does better at both ends
     paper = {"k": 10, "threshold": 0.6, "rate_aware": False, "max_iter": 1}
-    high_old, high_new = (_flip_scores("moons", 0.3, range(3), **kw) for kw in (paper, {}))
-    low_old, low_new = (_flip_scores("moons", 0.1, range(3), **kw) for kw in (paper, {}))
+    high_old, high_new = (_flip_scores("moons", 0.3, range(10, 13), **kw) for kw in (paper, {}))
+    low_old, low_new = (_flip_scores("moons", 0.1, range(10, 13), **kw) for kw in (paper, {}))
     assert high_new[0] > high_old[0] + 0.05 and high_new[1] >= high_old[1]
     assert low_new[1] > low_old[1]
     # rate_aware=False, max_iter=1 is the paper's rule: relabel where >= threshold disagree
