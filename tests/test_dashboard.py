@@ -1,6 +1,7 @@
 """Dashboard logic called as plain functions: state, callbacks, figures, layout, server."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -482,3 +483,31 @@ def test_a_targeted_attack_shows_its_targets_and_their_fate():
     assert f"{n_def} / 5" in text and f"({n_poi} / 5 by the poisoned model)" in text
     plain = run_experiment(cfg.replace(attack="label_flip"))
     assert not [t for t in decision_panel(plain, "clean").data if t.name == "attacker's targets"]
+
+
+def test_both_pages_load_the_small_plotly_bundle_of_the_same_plotly_js_version():
+    """The lab and the story draw only cartesian traces, so they load plotly.js's cartesian
+    bundle (1.5 MB, not 4.8 MB). Its version must be the one the plotly package ships, and
+    every trace type the figures use must be in it."""
+    import re
+
+    from plotly.offline import get_plotlyjs_version
+
+    from dashboard.app import ASSETS, app
+
+    path = os.path.join(ASSETS, "plotly-cartesian.min.js")
+    with open(path, encoding="utf-8") as f:
+        head = f.read(300)
+    assert re.search(r"plotly\.js \(cartesian - minified\) v(\S+)", head).group(1) == \
+        get_plotlyjs_version()
+    client = app.server.test_client()
+    for page in ("/", "/story/"):
+        assert "plotly-cartesian.min.js" in client.get(page).get_data(as_text=True)
+    used = set()
+    for pattern in ('type="(\\w+)"', "go\\.(\\w+)\\("):
+        for name in ("figures.py", "story_figures.py"):
+            with open(os.path.join(os.path.dirname(ASSETS), "dashboard", name)) as f:
+                used |= {m.lower() for m in re.findall(pattern, f.read())}
+    traces = used - {"figure", "frame", "rect", "line", "buttons"}  # not trace types
+    assert traces and traces <= {"bar", "box", "contour", "heatmap", "histogram", "image",
+                                 "pie", "scatter", "violin"}, traces
