@@ -12,14 +12,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from urllib.parse import parse_qs, urlencode
 
 import dash_bootstrap_components as dbc
 from dash import ALL, Dash, Input, Output, ctx, dcc, html, no_update
-from flask import after_this_request
+from flask import after_this_request, request
 
 from core.defenses import DEFENSES
 from core.story import CURRENCY, LoanStory, loan_story
@@ -82,49 +82,101 @@ def parse_search(search: str | None) -> tuple[StoryState, list[str]]:
 
 
 # The full story ranks every defense (about a second); steps 1-3 do not need that, so a
-# page load computes them without it and the full story follows in a background thread,
-# ready by the time a presenter reaches step 4. Both are kept for the last 16 seeds.
+# page load computes them without it (the preview) and the full story follows in a
+# background thread, ready by the time a presenter reaches step 4. The page request itself
+# starts the computation its first callback will ask for, so the server works while the
+# browser starts Dash and plotly.js. Both are kept for the last 16 seeds.
 _MEMO = 16
-_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="story")
-_lock = threading.Lock()
-_futures: OrderedDict[int, Future] = OrderedDict()
+_PREFETCH_QUEUE = 2  # page requests start at most this many computations ahead of need
 
 
-def _full_story(seed: int) -> Future:
-    with _lock:
-        future = _futures.get(seed)
-        if future is None:
-            future = _futures[seed] = _executor.submit(loan_story, seed)
-            while len(_futures) > _MEMO:
-                _futures.popitem(last=False)
-        else:
-            _futures.move_to_end(seed)
+class _Memo:
+    """``fn(key)`` as futures, one background thread, the last ``size`` keys kept.
+
+    Unlike ``lru_cache``, two requests for a seed that is still being computed share the
+    one computation (the page request's prefetch and the callback that follows it)."""
+
+    def __init__(self, fn, size: int, name: str) -> None:
+        self._fn, self._size = fn, size
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._lock = threading.Lock()
+        self._futures: OrderedDict[Hashable, Future] = OrderedDict()
+
+    def submit(self, key: Hashable, *, queue_limit: int | None = None) -> Future | None:
+        """The computation for ``key``, started if it is not known yet; with
+        ``queue_limit``, None instead of starting one when that many are pending."""
+        with self._lock:
+            future = self._futures.get(key)
+            if future is not None:
+                self._futures.move_to_end(key)
+                return future
+            if queue_limit is not None and \
+                    sum(not f.done() for f in self._futures.values()) >= queue_limit:
+                return None
+            return self._keep(key, self._executor.submit(self._fn, key))
+
+    def put(self, key: Hashable, value) -> None:
+        """Remember ``value`` (computed elsewhere) as the result for ``key``."""
+        future: Future = Future()
+        future.set_result(value)
+        with self._lock:
+            self._keep(key, future)
+
+    def _keep(self, key: Hashable, future: Future) -> Future:
+        self._futures[key] = future
+        self._futures.move_to_end(key)
+        while len(self._futures) > self._size:
+            self._futures.popitem(last=False)
         return future
+
+    def get(self, key: Hashable) -> Future | None:
+        with self._lock:
+            return self._futures.get(key)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._futures.clear()
+
+
+def _preview(seed: int) -> LoanStory:
+    return loan_story(seed, defense="none")
+
+
+_stories = _Memo(loan_story, _MEMO, "story")
+_previews = _Memo(_preview, _MEMO, "story-preview")
 
 
 def story_for(seed: int) -> LoanStory:
     """The whole story for ``seed`` (waits for it if it is still being computed)."""
-    return _full_story(seed).result()
+    return _stories.submit(seed).result()
 
 
-@lru_cache(maxsize=_MEMO)
 def preview_for(seed: int) -> LoanStory:
     """Steps 1-3 of the story for ``seed``: the same numbers, no defense ranking."""
-    return loan_story(seed, defense="none")
+    return _previews.submit(seed).result()
 
 
 def story_at(seed: int, step: int) -> LoanStory:
     """What step ``step`` needs: the preview for steps 1-3 (then the full story is started
     in the background), the full story from step 4 on."""
-    full = _full_story(seed) if step >= 4 else None
-    if full is None:
-        with _lock:
-            full = _futures.get(seed)
-        if full is None or not full.done():
-            preview = preview_for(seed)
-            _after_response(lambda: _full_story(seed))
-            return preview
-    return full.result()
+    if step >= 4:
+        return story_for(seed)
+    full = _stories.get(seed)
+    if full is not None and full.done():
+        return full.result()
+    preview = preview_for(seed)
+    _after_response(lambda: _stories.submit(seed))
+    return preview
+
+
+def prefetch(search: str | None) -> None:
+    """Start what the page for URL query ``search`` will ask for first (bounded: a flood
+    of page requests starts at most ``_PREFETCH_QUEUE`` computations)."""
+    state, _ = parse_search(search)
+    # not the ranking for steps 1-3: started now, it slows the browser's start-up on a
+    # shared machine by more than it saves (measured); it follows the first response
+    memo = _stories if state.step >= 4 else _previews
+    memo.submit(state.seed, queue_limit=_PREFETCH_QUEUE)
 
 
 def _after_response(start) -> None:
@@ -141,9 +193,9 @@ def _after_response(start) -> None:
 
 def clear_story_cache() -> None:
     """Forget every computed story (benchmarks time cold loads with it)."""
-    with _lock:
-        _futures.clear()
-    preview_for.cache_clear()
+    _stories.clear()
+    _previews.clear()
+    _views.clear()
 
 
 # ---------------------------------------------------------------- formatting
@@ -365,6 +417,31 @@ def next_state(state: StoryState, trigger, seed_value) -> tuple[StoryState, list
     return state, notes
 
 
+def _render_key(key: tuple[int, int, bool]) -> dict:
+    seed, step, present = key
+    return render(StoryState(step=step, seed=seed, present=present))
+
+
+# A rendered step (its figure takes up to 75 ms to build) is kept, and once a step has
+# gone out the next one is rendered in the background, so Next only serializes it.
+_views = _Memo(_render_key, 4 * _MEMO, "story-view")
+
+
+def view_for(state: StoryState) -> dict:
+    """``render(state)``, from the memo when it is there; then the next step is prepared."""
+    key = (state.seed, state.step, state.present)
+    ready = _views.get(key)
+    if ready is not None:  # prepared, or being prepared
+        view = ready.result()
+    else:  # render here rather than queue behind other pages' work
+        view = render(state)
+        _views.put(key, view)
+    if state.step < len(STEPS):
+        ahead = (state.seed, state.step + 1, state.present)
+        _after_response(lambda: _views.submit(ahead, queue_limit=_PREFETCH_QUEUE))
+    return view
+
+
 def render(state: StoryState) -> dict:
     """Everything the page shows for ``state`` (the callback's outputs, by name)."""
     story = story_at(state.seed, state.step)
@@ -397,7 +474,7 @@ def story_update(search: str | None, trigger=None, seed_value=None) -> tuple:
     state, more = next_state(state, trigger, seed_value)
     notes += more
     try:
-        view = render(state)
+        view = view_for(state)
     except (ValueError, RuntimeError) as exc:  # nothing here should fail; never a 500
         log.exception("story render failed for %s", state)
         return (*([no_update] * (len(STORY_OUTPUTS) - 2)),
@@ -444,9 +521,15 @@ def create_story_app(server, assets_folder: str) -> Dash:
                meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}])
     app.layout = build_story_layout
     register_story(app)
+
+    @server.before_request
+    def start_story_early():
+        if request.method == "GET" and request.path == PATH:
+            prefetch(request.query_string.decode("utf-8", "replace"))
+
     return app
 
 
 __all__ = ["create_story_app", "parse_search", "next_state", "render", "story_for", "StoryState",
            "STEPS", "PATH", "STORY_OUTPUTS", "story_update", "step_numbers", "step_text",
-           "story_at", "preview_for", "clear_story_cache"]
+           "story_at", "preview_for", "prefetch", "clear_story_cache"]

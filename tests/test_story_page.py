@@ -210,3 +210,53 @@ def test_steps_one_to_three_come_first_the_ranking_follows():
 def step_numbers_of(story, step):
     from dashboard.story import step_numbers
     return step_numbers(story, step)
+
+
+def test_the_page_request_starts_computing_what_its_first_callback_needs(client):
+    from dashboard import story
+
+    story.clear_story_cache()
+    client.get("/story/?step=2&seed=41")
+    assert story._previews.get(41) is not None and story._stories.get(41) is None
+    client.get("/story/?step=4&seed=42")  # step 4 needs the ranked story itself
+    assert story._stories.get(42) is not None
+    assert story.preview_for(41) is story._previews.get(41).result()
+
+
+def test_a_flood_of_page_requests_starts_at_most_two_computations(client, monkeypatch):
+    import threading
+
+    from dashboard import story
+
+    release = threading.Event()
+
+    def slow(seed):
+        release.wait(10)
+        return seed
+
+    story.clear_story_cache()
+    monkeypatch.setattr(story._previews, "_fn", slow)
+    try:
+        for seed in range(1000, 1020):
+            assert client.get(f"/story/?seed={seed}").status_code == 200
+        kept = [s for s in range(1000, 1020) if story._previews.get(s) is not None]
+        assert kept == [1000, 1001]
+    finally:
+        release.set()
+        story._previews.get(1001).result(timeout=10)
+        story.clear_story_cache()
+
+
+def test_a_shown_step_prepares_the_next_one():
+    from dashboard import story
+
+    story.clear_story_cache()
+    first = page("?step=1&seed=8")
+    ahead = story._views.get((8, 2, False))
+    assert ahead is not None  # rendered in the background, outside a request: at once
+    second = page("?step=2&seed=8")
+    assert second["story-graph.figure"] is ahead.result()["figure"]
+    assert second["story-title.children"].startswith("2.")
+    assert first["story-graph.figure"] is not second["story-graph.figure"]
+    assert story._views.get((8, 3, False)) is not None
+    assert story._views.get((8, 3, True)) is None  # presenter mode is its own rendering
