@@ -9,6 +9,7 @@ starts, with their state in a disk cache shared by all gunicorn workers.
 from __future__ import annotations
 
 import os
+import secrets
 
 from dash import Dash, DiskcacheManager
 
@@ -40,13 +41,56 @@ def make_celery(url: str):
     return celery
 
 
+class OwnResultSlots:
+    """Each started job gets its own result key.
+
+    Dash derives a job's key from the callback's inputs alone, and the first poll that
+    reads a result deletes it and ends that poller's job. Two viewers who started the same
+    job (the same scenario at a sales event) shared one slot: the second poller took the
+    first one's result and killed its own job, and the first viewer waited forever (found
+    by ``scripts/loadtest.py``; ``tests/test_jobs.py``). Nothing reuses results by this
+    key (no ``cache_by``); finished experiments are shared through ``results_cache``.
+    """
+
+    def build_cache_key(self, fn, args, cache_args_to_ignore, triggered):
+        inputs = super().build_cache_key(fn, args, cache_args_to_ignore, triggered)
+        return inputs + secrets.token_hex(16)
+
+
+class JobManager(OwnResultSlots, DiskcacheManager):
+    """Dash's DiskcacheManager, one result slot per started job."""
+
+
 def background_manager(celery_app=None):
     """Celery when given its app, else a disk cache shared by all workers."""
     if celery_app is not None:
         from dash import CeleryManager
 
-        return CeleryManager(celery_app, expire=JOB_EXPIRE)
-    return DiskcacheManager(background_cache(), expire=JOB_EXPIRE)
+        class CeleryJobManager(OwnResultSlots, CeleryManager):
+            """Dash's CeleryManager, one result slot per started job."""
+
+        return CeleryJobManager(celery_app, expire=JOB_EXPIRE)
+    start_jobs_from_a_fork_server()
+    return JobManager(background_cache(), expire=JOB_EXPIRE)
+
+
+def start_jobs_from_a_fork_server() -> None:
+    """Make DiskcacheManager's job processes start from a fork server, not by forking the
+    threaded web process.
+
+    A fork copies whatever locks the web process's other threads hold at that instant.
+    Under load a job was forked while another thread was inside SQLite (the job cache),
+    and the job hung for good at its first progress update (seen with py-spy in
+    ``scripts/loadtest.py``: 0 CPU, waiting in diskcache's ``BEGIN IMMEDIATE``). The fork
+    server is a single-threaded process that has imported ``core`` and the callbacks, so a
+    job still starts in milliseconds. Dash starts jobs with ``multiprocess`` (dill), whose
+    default start method this sets.
+    """
+    import multiprocess
+
+    if multiprocess.get_start_method(allow_none=True) != "forkserver":
+        multiprocess.set_start_method("forkserver", force=True)
+        multiprocess.set_forkserver_preload(["dashboard.app"])
 
 
 def content_security_policy(*apps: Dash) -> str:

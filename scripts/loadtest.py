@@ -30,6 +30,7 @@ timed separately ("background view"), the bar is on the main update. Traffic goe
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import re
@@ -197,6 +198,8 @@ class User(threading.Thread):
                         f"{time.perf_counter() - start:.0f} s: {c.get('dataset')} "
                         f"n={c.get('n_samples')} {c.get('attack')} {c.get('defense')} "
                         f"{c.get('model')}/{c.get('kernel')} C={c.get('C')}")
+            # the whole config, to re-run it: python -m core run --config FILE
+            print(f"unfinished job's config: {json.dumps(c, sort_keys=True)}", flush=True)
             return
         values = {"bg-result.data": finished, "config-store.data": self.store}
         self.call("job draw", "POST", UPDATE,

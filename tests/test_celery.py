@@ -24,9 +24,9 @@ import pytest
 
 from core import run_sweep, scenario_config
 from core.sweeps import summarize_sweep
+from dash_http import job_body, post, run_background
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-URL = "/_dash-update-component"
 CONFIG = scenario_config("label-flip-moons", n_samples=200)
 STORE = {"config": CONFIG.to_dict(), "scenario": None, "problems": []}
 
@@ -112,38 +112,6 @@ def stack(tmp_path_factory):
             stop(proc)
 
 
-def post(base: str, body: dict, **params) -> dict:
-    query = "&".join(f"{k}={urllib.request.quote(v)}" for k, v in params.items())
-    req = urllib.request.Request(f"{base}{URL}?{query}", data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return json.loads(resp.read() or b"{}")
-
-
-def end_id(base: str) -> str:
-    html = urllib.request.urlopen(base + "/", timeout=30).read().decode()
-    config = re.search(r'<script id="_dash-config" type="application/json">(.*?)</script>',
-                       html, re.S).group(1)
-    return json.loads(config)["end_id"]
-
-
-def run_background(base: str, body: dict, timeout: float = 60) -> tuple[dict, list]:
-    """What the renderer does: start the job, then poll with its handles until it answers."""
-    token = end_id(base)
-    handles = post(base, body, endId=token)
-    assert set(handles) >= {"cacheKey", "job"}, handles
-    progress = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        out = post(base, body, endId=token, cacheKey=handles["cacheKey"], job=handles["job"])
-        if "progress" in out:
-            progress.append(out["progress"])
-        if "response" in out:
-            return out["response"], progress
-        time.sleep(0.3)
-    raise AssertionError(f"no result in {timeout} s")
-
-
 def test_a_sweep_runs_on_the_celery_worker(stack):
     base, worker_log = stack
     body = {"output": "sweep-store.data", "outputs": {"id": "sweep-store", "property": "data"},
@@ -171,11 +139,8 @@ def test_a_slow_experiment_result_reaches_the_web_process_through_redis(stack):
     """The worker has its own cache dir: the result must travel through Redis."""
     base, _ = stack
     config = CONFIG.replace(attack="gradient", poison_rate=0.1, kernel="linear", n_samples=150)
-    job = {"config": config.to_dict(), "key": config.key()}
-    body = {"output": "bg-result.data", "outputs": {"id": "bg-result", "property": "data"},
-            "inputs": [{"id": "job-store", "property": "data", "value": job}], "state": [],
-            "changedPropIds": ["job-store.data"]}
-    response, _ = run_background(base, body)
+    response, _ = run_background(base, job_body({"config": config.to_dict(),
+                                                 "key": config.key()}))
     finished = response["bg-result"]["data"]
     assert finished == {"key": config.key()}
     # the callback that draws a finished job (its outputs carry allow_duplicate's @hash)
