@@ -196,6 +196,20 @@ def test_a_large_C_svm_runs_in_the_background():
     assert not runs_in_background(SMALL.replace(C=10.0, kernel="linear"))
 
 
+def test_refit_heavy_defenses_and_poly_fits_on_more_data_run_in_the_background():
+    """Each refits the model many times (or fits slowest): foreground only on small data."""
+    for defense, above in (("trusted_relabel", 600), ("roni", 1000), ("trim", 1000)):
+        trusted = 0.1 if defense != "trim" else 0.0
+        small = SMALL.replace(defense=defense, trusted_fraction=trusted)
+        fits = small.replace(n_samples=int(above / (0.6 - trusted)) // 50 * 50)
+        assert not runs_in_background(fits), defense
+        assert runs_in_background(fits.replace(n_samples=fits.n_samples + 100)), defense
+    poly = SMALL.replace(kernel="poly", n_samples=1650)  # 990 training points
+    assert not runs_in_background(poly)
+    assert runs_in_background(poly.replace(n_samples=1700))  # 1,020
+    assert not runs_in_background(poly.replace(n_samples=1700, model="logreg"))
+
+
 def test_update_panels_reports_errors():
     out = update_panels({"error": "poison-rate=0.9 is out of range"})
     assert out[8] == "poison-rate=0.9 is out of range" and out[9] is True

@@ -23,6 +23,12 @@ SLOW_TRAINING_POINTS = 1500
 #: attacks whose cost grows fast with the data: background above this many training points
 #: (ALFA, sigmoid kernel, 2-core machine: 420 points ~0.6 s, 1,500 points ~4 s)
 SLOW_ATTACK_ABOVE = {"alfa": 400}
+#: defenses that refit the model many times, and the polynomial kernel, whose fits grow
+#: fastest with the data: background above this many training points (2-core machine,
+#: alone: trusted_relabel at 625 points 0.5-0.8 s, roni and trim at 1,200 points 0.4-0.9 s,
+#: poly at 1,500 points 0.4-0.6 s; 2-5x that with 20 viewers on the same worker)
+SLOW_DEFENSE_ABOVE = {"trusted_relabel": 600, "roni": 1000, "trim": 1000}
+SLOW_KERNEL_ABOVE = {"poly": 1000}
 #: an SVM with C this large can converge very slowly on poisoned (overlapping) data, at any
 #: size: breast_cancer, 180 training points, linear kernel: C=10 0.3 s, C=100 1.9 s,
 #: C=1000 32 s; moons, 1,500 points, poly kernel, C=1000: 30 s (2-core machine, shared)
@@ -40,6 +46,9 @@ def runs_in_background(config: ExperimentConfig) -> bool:
     n_train = n_rows * (1 - config.test_fraction - config.trusted_fraction)
     return (config.attack in SLOW_ATTACKS or n_train > SLOW_TRAINING_POINTS
             or n_train > SLOW_ATTACK_ABOVE.get(config.attack, SLOW_TRAINING_POINTS)
+            or n_train > SLOW_DEFENSE_ABOVE.get(config.defense, SLOW_TRAINING_POINTS)
+            or (config.model == "svm"
+                and n_train > SLOW_KERNEL_ABOVE.get(config.kernel, SLOW_TRAINING_POINTS))
             or (config.model == "svm" and config.C >= SLOW_C)
             or (config.model == "svm" and config.kernel == "linear"
                 and config.C >= SLOW_C_LINEAR_HIGH_DIM and _n_features(config) != 2))
