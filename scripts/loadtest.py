@@ -413,6 +413,13 @@ def main(argv=None) -> int:
     for seconds, c in sorted(slow, key=lambda s: -s[0])[:5]:
         print(f"  {seconds:6.2f} s  {c.get('dataset')} n={c.get('n_samples')} {c.get('attack')} "
               f"{c.get('defense')} {c.get('model')}/{c.get('kernel')} C={c.get('C')}")
+    by_defense: dict[str, list[float]] = defaultdict(list)
+    for seconds, c in slow:
+        by_defense[str(c.get("defense"))].append(seconds)
+    print("\nmain update by the config's defense (where the tail comes from):")
+    for defense, v in sorted(by_defense.items(), key=lambda kv: -percentile(kv[1], 95)):
+        print(f"  {defense:<22}{len(v):>5} updates   p50 {1000 * percentile(v, 50):>6.0f} ms"
+              f"   p95 {1000 * percentile(v, 95):>6.0f} ms")
     print(f"\nerrors: {len(errors)}")
     for e in errors[:10]:
         print("  ", e)
