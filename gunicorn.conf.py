@@ -31,3 +31,6 @@ def post_worker_init(worker):
     compute(default_config())
     preview_for(0)
     story_for(0)
+    from dashboard.app import start_job_server
+
+    start_job_server()

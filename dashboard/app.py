@@ -93,6 +93,17 @@ def start_jobs_from_a_fork_server() -> None:
         multiprocess.set_forkserver_preload(["dashboard.app"])
 
 
+def start_job_server() -> None:
+    """Start the jobs' fork server now rather than at the first viewer's job (it imports
+    the app, a few seconds); a no-op with Celery."""
+    import multiprocess
+
+    if multiprocess.get_start_method(allow_none=True) == "forkserver":
+        from multiprocess import forkserver
+
+        forkserver.ensure_running()
+
+
 def content_security_policy(*apps: Dash) -> str:
     """The page's CSP; call after every (clientside) callback is registered.
 

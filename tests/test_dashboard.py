@@ -169,6 +169,36 @@ def test_slow_configs_run_as_background_jobs_with_progress():
     assert all(v is no_update for v in stale)
 
 
+def test_a_background_experiment_that_runs_too_long_stops_with_a_clear_message(monkeypatch):
+    import threading
+    import time
+
+    from dashboard.callbacks import experiment
+
+    release = threading.Event()
+
+    def never_converges(config, *, progress=None):
+        release.wait(30)  # stands in for a libsvm fit that takes minutes (it releases the GIL)
+        raise AssertionError("the job should have given up by now")
+
+    monkeypatch.setattr(experiment, "run_experiment", never_converges)
+    slow = SMALL.replace(attack="gradient", seed=77)
+    start = time.perf_counter()
+    try:
+        finished = compute_in_background(lambda _: None, {"config": slow.to_dict()},
+                                         time_limit=0.5)
+    finally:
+        release.set()
+    assert time.perf_counter() - start < 5
+    assert finished["key"] == slow.key() and finished["error"].startswith("Stopped after 0.5 s")
+    assert "python -m core run --config" in finished["error"]
+    out = update_panels(store_of(slow), finished, "bg-result")
+    assert out[8] == finished["error"] and out[9] is True  # shown in the alert
+    assert experiment.job_time_limit() == 120
+    monkeypatch.setenv("POISONLAB_JOB_TIME_LIMIT", "30")
+    assert experiment.job_time_limit() == 30
+
+
 def test_fast_configs_are_not_sent_to_the_background():
     assert not runs_in_background(SMALL)
     assert runs_in_background(SMALL.replace(attack="gradient"))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 from functools import lru_cache
 from typing import Any
 
@@ -76,8 +78,24 @@ def compute(config: ExperimentConfig) -> tuple[ExperimentResult, tuple[dict, ...
     return _cached(config.key())
 
 
-def compute_in_background(set_progress, job: dict | None) -> dict:
-    """Background job: run the experiment with progress, leave the result in the shared cache."""
+def job_time_limit() -> float:
+    """Seconds a background experiment may take (``POISONLAB_JOB_TIME_LIMIT``, default 120)."""
+    try:
+        return max(1.0, float(os.environ.get("POISONLAB_JOB_TIME_LIMIT", "120")))
+    except ValueError:
+        return 120.0
+
+
+def compute_in_background(set_progress, job: dict | None, *,
+                          time_limit: float | None = None) -> dict:
+    """Background job: run the experiment with progress, leave the result in the shared cache.
+
+    Some in-range settings make libsvm converge for many minutes (a polynomial kernel of
+    degree 5 with gamma 50 and C 1000 ran over 7 min). The fit runs in a daemon thread
+    (libsvm releases the GIL) and the job answers with a clear message after
+    ``time_limit`` seconds instead of holding a core and the viewer indefinitely; the job's
+    process then exits, ending the fit.
+    """
     if not job or "config" not in job:
         return {"error": "no job"}
     try:
@@ -86,9 +104,28 @@ def compute_in_background(set_progress, job: dict | None) -> dict:
         return {"key": job.get("key"), "error": str(exc)}
     key = config.key()
     if key not in results_cache():
-        result = run_experiment(
-            config, progress=lambda done, total: set_progress((done, f"{done}%")))
-        results_cache().set(key, result)
+        limit = job_time_limit() if time_limit is None else time_limit
+        outcome: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                outcome["result"] = run_experiment(
+                    config, progress=lambda done, total: set_progress((done, f"{done}%")))
+            except Exception as exc:  # noqa: BLE001 -- reported to the viewer below
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=run, name="experiment", daemon=True)
+        worker.start()
+        worker.join(limit)
+        if worker.is_alive():
+            return {"key": key, "error": (
+                f"Stopped after {limit:g} s: the model does not converge in time with these "
+                "settings (large C, gamma or degree on overlapping data). Try smaller values, "
+                "or run it without a time limit: python -m core run --config FILE.json "
+                "(Export → Experiment (JSON)).")}
+        if "error" in outcome:
+            raise outcome["error"]
+        results_cache().set(key, outcome["result"])
     set_progress((100, "100%"))
     return {"key": key}
 
