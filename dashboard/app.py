@@ -14,7 +14,13 @@ import secrets
 from dash import Dash, DiskcacheManager
 
 from dashboard import guard
-from dashboard.cache import JOB_EXPIRE, background_cache, redis_tls_cert_reqs, redis_url
+from dashboard.cache import (
+    JOB_EXPIRE,
+    background_cache,
+    redis_tls_cert_reqs,
+    redis_url,
+    signing_secret,
+)
 from dashboard.callbacks import register
 from dashboard.layout import MAX_UPLOAD_BYTES, build_layout
 from dashboard.story import create_story_app
@@ -138,6 +144,8 @@ def create_app(celery_app=None) -> Dash:
         on_error=guard.on_callback_error,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
+    # signs background-job handles; one key for the lab and the story (see signing_secret)
+    app.server.secret_key = signing_secret()
     # an upload arrives base64-encoded inside JSON: 4/3 of the file plus a little
     app.server.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_BYTES * 4 // 3 + 2**20
     app.layout = build_layout()

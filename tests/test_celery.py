@@ -24,7 +24,7 @@ import pytest
 
 from core import run_sweep, scenario_config
 from core.sweeps import summarize_sweep
-from dash_http import job_body, post, run_background
+from dash_http import job_body, post, run_background, start_job
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = scenario_config("label-flip-moons", n_samples=200)
@@ -93,7 +93,7 @@ def stack(tmp_path_factory):
         worker_dir, web_dir = tmp / "worker-cache", tmp / "web-cache"
         worker, worker_log = start("worker", [
             sys.executable, "-m", "celery", "-A", "dashboard.app:celery_app", "worker",
-            "--pool=solo", "--concurrency=1", "--loglevel=INFO", "--without-gossip",
+            "--pool=prefork", "--concurrency=1", "--loglevel=INFO", "--without-gossip",
             "--without-mingle", "--without-heartbeat"],
             {**base_env, "DASH_CACHE_DIR": str(worker_dir)})
         port = free_port()
@@ -161,3 +161,36 @@ def test_a_slow_experiment_result_reaches_the_web_process_through_redis(stack):
 def _callback_keys(base: str):
     deps = json.loads(urllib.request.urlopen(base + "/_dash-dependencies", timeout=30).read())
     return [d["output"] for d in deps]
+
+
+def test_cancel_terminates_the_task_on_the_celery_worker(stack):
+    """The worker runs the prefork pool, as the Procfile's does: Cancel revokes the task
+    and terminates the process running it."""
+    base, worker_log = stack
+    store = {"config": CONFIG.replace(n_samples=2000).to_dict(), "scenario": None,
+             "problems": []}
+    body = {"output": "sweep-store.data", "outputs": {"id": "sweep-store", "property": "data"},
+            "inputs": [{"id": "sweep-run", "property": "n_clicks", "value": 1}],
+            "state": [{"id": "config-store", "property": "data", "value": store},
+                      {"id": "sweep-max-rate", "property": "value", "value": 0.4},
+                      {"id": "sweep-seeds", "property": "value", "value": 10}],
+            "changedPropIds": ["sweep-run.n_clicks"]}
+    token, handles = start_job(base, body)
+    task = handles["job"].split("~")[0]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # until the worker is running it
+        out = post(base, body, endId=token, cacheKey=handles["cacheKey"], job=handles["job"])
+        assert "response" not in out, "the sweep finished before it could be cancelled"
+        if out.get("progress") and "running: 0 /" not in str(out["progress"]):
+            break
+        time.sleep(0.3)
+    cancel = {"output": "sweep-cancel.id", "outputs": {"id": "sweep-cancel", "property": "id"},
+              "inputs": [{"id": "sweep-cancel", "property": "n_clicks", "value": 1}],
+              "state": [], "changedPropIds": ["sweep-cancel.n_clicks"]}
+    post(base, cancel, endId=token, cancelJob=handles["job"])
+    wait_until(lambda: f"Terminating {task}" in open(worker_log).read(), 20,
+               "the worker terminating the task")
+    time.sleep(1)
+    out = post(base, body, endId=token, cacheKey=handles["cacheKey"], job=handles["job"])
+    assert "response" not in out
+    assert not re.search(rf"Task \S+\[{task}\] succeeded", open(worker_log).read())

@@ -36,3 +36,59 @@ def test_jobs_start_from_a_fork_server_not_from_the_threaded_web_process(live_ap
         parent = None
     assert parent != psutil.Process().pid
     assert poll_job(live_app, body, token, handles)["bg-result"]["data"] == {"key": config.key()}
+
+
+def test_cancel_stops_a_running_sweep_and_its_worker_processes(live_app):
+    """What the Cancel button sends: the cancel callback with the job's signed handle."""
+    import time
+
+    import psutil
+
+    from dash_http import post
+
+    store = {"config": scenario_config("seed-demo").replace(n_samples=2000).to_dict(),
+             "scenario": None, "problems": []}
+    body = {"output": "sweep-store.data", "outputs": {"id": "sweep-store", "property": "data"},
+            "inputs": [{"id": "sweep-run", "property": "n_clicks", "value": 1}],
+            "state": [{"id": "config-store", "property": "data", "value": store},
+                      {"id": "sweep-max-rate", "property": "value", "value": 0.4},
+                      {"id": "sweep-seeds", "property": "value", "value": 10}],
+            "changedPropIds": ["sweep-run.n_clicks"]}
+    token, handles = start_job(live_app, body)
+    job = psutil.Process(int(handles["job"].split("~")[0]))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # until it is running its first runs
+        out = post(live_app, body, endId=token, cacheKey=handles["cacheKey"], job=handles["job"])
+        assert "response" not in out, "the sweep finished before it could be cancelled"
+        if "running: 0 /" not in str(out.get("progress")) and out.get("progress"):
+            break
+        time.sleep(0.3)
+    workers = job.children(recursive=True)
+    cancel = {"output": "sweep-cancel.id", "outputs": {"id": "sweep-cancel", "property": "id"},
+              "inputs": [{"id": "sweep-cancel", "property": "n_clicks", "value": 1}],
+              "state": [], "changedPropIds": ["sweep-cancel.n_clicks"]}
+    post(live_app, cancel, endId=token, cancelJob=handles["job"])
+    gone, alive = psutil.wait_procs([job, *workers], timeout=10)
+    assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], alive
+    out = post(live_app, body, endId=token, cacheKey=handles["cacheKey"], job=handles["job"])
+    assert "response" not in out  # no result ever arrives for a cancelled job
+
+
+def test_one_signing_key_for_both_apps_shared_by_every_worker(tmp_path, monkeypatch):
+    import os
+    import stat
+
+    from dashboard.app import app
+    from dashboard.cache import signing_secret
+
+    # the lab and the story sign and check handles with the same key
+    assert app._get_signing_secret() == app.story._get_signing_secret() == \
+        app.server.secret_key.encode()
+    monkeypatch.delenv("POISONLAB_SECRET_KEY", raising=False)
+    monkeypatch.setenv("DASH_CACHE_DIR", str(tmp_path / "cache"))
+    first = signing_secret()
+    assert len(first) == 64 and signing_secret() == first  # what a second worker reads
+    path = tmp_path / "cache" / "signing-secret"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    monkeypatch.setenv("POISONLAB_SECRET_KEY", "set-by-the-operator")
+    assert signing_secret() == "set-by-the-operator"
