@@ -92,3 +92,26 @@ def test_one_signing_key_for_both_apps_shared_by_every_worker(tmp_path, monkeypa
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     monkeypatch.setenv("POISONLAB_SECRET_KEY", "set-by-the-operator")
     assert signing_secret() == "set-by-the-operator"
+
+
+def test_a_job_that_exits_while_its_result_is_collected_still_delivers_it(tmp_path,
+                                                                          monkeypatch):
+    import subprocess
+
+    import diskcache
+    import psutil
+
+    from dashboard.app import JobManager
+
+    manager = JobManager(diskcache.Cache(str(tmp_path)))
+    manager.handle.set("key", {"done": 1})
+    proc = subprocess.Popen(["sleep", "30"])
+    try:
+        def exited(self, recursive=False):  # the job exits just as Dash looks at it
+            raise psutil.NoSuchProcess(self.pid)
+
+        monkeypatch.setattr(psutil.Process, "children", exited)
+        assert manager.get_result("key", proc.pid) == {"done": 1}
+    finally:
+        proc.kill()
+        proc.wait()
