@@ -10,6 +10,7 @@ from sklearn.preprocessing import StandardScaler
 from core.attacks import make_attack
 from core.datasets import make_dataset
 from core.defenses import DEFENSES, defense_from_config, make_defense
+from core.defenses.relabel import trusted_vote
 from core.defenses.training import spatial_batches
 from core.experiment import ExperimentConfig, derive_seeds, run_experiment
 from core.matrix import run_matrix
@@ -50,8 +51,8 @@ def test_defense_contract(name, poisoned, trusted):
         assert arr.shape == (n,) and arr.dtype == bool
     assert s.score.shape == (n,) and s.score.dtype == np.float64 and np.isfinite(s.score).all()
     assert s.y.shape == (n,) and set(np.unique(s.y)) <= {0, 1}
-    if s.relabels:
-        assert s.keep.all()
+    if s.relabels:  # unflagged rows are kept as labelled; flagged ones relabelled or dropped
+        assert s.keep[s.is_clean].all()
         assert np.array_equal(s.y[s.is_clean], y[s.is_clean])
     else:
         assert np.array_equal(s.keep, s.is_clean) and np.array_equal(s.y, y)
@@ -330,17 +331,19 @@ def test_trusted_relabel_gives_a_flipped_band_its_labels_back():
                                                  trusted=tr)
     m = detection_metrics(p.is_poison, s.is_clean, score=s.score)
     assert m.precision >= 0.8 and m.recall >= 0.8 and m.roc_auc > 0.9
-    # every row is kept; the flipped rows get the label they had before the attack
-    assert s.relabels and s.keep.all()
-    assert np.array_equal(s.y, np.where(s.is_clean, p.y, 1 - p.y))
-    caught = p.is_poison & ~s.is_clean
+    # kept rows are relabelled or not; the caught kept rows get their label from before the attack
+    assert s.relabels and s.keep.mean() > 0.9
+    assert np.array_equal(s.y[s.keep], np.where(s.is_clean, p.y, 1 - p.y)[s.keep])
+    assert (~s.is_clean[~s.keep]).all()
+    caught = p.is_poison & ~s.is_clean & s.keep
     assert np.array_equal(s.y[caught], d.y_train[caught])
     # cells the trusted-only model already fits with margin are kept without refits
-    assert (s.score <= -1.0).sum() > 0.3 * len(p.y) and s.is_clean[s.score <= 0].all()
+    assert (s.score <= -1.0).sum() > 0.3 * len(p.y) and s.is_clean[s.score <= -1.0].all()
     one = make_defense("trusted_relabel", partitions=1).sanitize(p.X, p.y, model=MODEL,
                                                                  random_state=0, trusted=tr)
-    cells = spatial_batches(StandardScaler().fit_transform(p.X), p.y, 10)
-    assert all(len(set(one.is_clean[c])) == 1 for c in cells)  # one cutting: cells share it
+    cells = spatial_batches(StandardScaler().fit_transform(p.X), p.y, 5)
+    refitted = [c for c in cells if (one.score[c] > -1.0).any()]
+    assert refitted and all(len(set(one.score[c])) == 1 for c in refitted)  # cells share it
 
 
 def test_trusted_relabel_recovers_more_than_dropping_a_flipped_band():
@@ -473,3 +476,27 @@ def test_trusted_knn_needs_trusted_data_and_can_relabel(poisoned, trusted):
     assert r.relabels and r.keep.all() and flagged.any()
     assert np.array_equal(r.y[flagged], 1 - poisoned.y[flagged])
     assert np.array_equal(r.y[~flagged], poisoned.y[~flagged])
+
+
+def test_trusted_vote_relabels_a_point_its_trusted_neighbours_contradict():
+    rs = np.random.RandomState(0)
+    X = np.vstack([rs.normal(-2, 0.5, (30, 2)), rs.normal(2, 0.5, (30, 2))])
+    y = np.repeat([0, 1], 30)
+    y_bad = y.copy()
+    y_bad[[0, 31]] = 1 - y_bad[[0, 31]]
+    X_t = np.vstack([rs.normal(-2, 0.5, (5, 2)), rs.normal(2, 0.5, (5, 2))])
+    got = trusted_vote(X, y_bad, X_t, np.repeat([0, 1], 5))
+    assert np.array_equal(got, y)
+
+
+def test_trusted_relabel_beats_dropping_on_moons_targeted_attacks():
+    # the property behind issue 5's bar, on seeds outside the tuning (100+) and reported (0-4) ones
+    table = run_matrix(ExperimentConfig(dataset="moons", seed=10),
+                       attacks=["targeted_flip", "targeted_injection"],
+                       defenses=["oracle", "trusted_knn", "trusted_relabel"], rate=0.2, seeds=3)
+    got = {(a, d): r for a, d, r in zip(table.attack, table.defense, table.recovered_mean,
+                                        strict=True)}
+    assert got["targeted_flip", "trusted_relabel"] > got["targeted_flip", "oracle"]
+    assert got["targeted_injection", "trusted_relabel"] >= 0.6
+    for attack in ("targeted_flip", "targeted_injection"):
+        assert got[attack, "trusted_relabel"] > got[attack, "trusted_knn"]
