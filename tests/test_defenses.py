@@ -10,8 +10,9 @@ from sklearn.preprocessing import StandardScaler
 from core.attacks import make_attack
 from core.datasets import make_dataset
 from core.defenses import DEFENSES, defense_from_config, make_defense
+from core.defenses.relabel import trusted_vote
 from core.defenses.training import spatial_batches
-from core.experiment import ExperimentConfig, derive_seeds, run_experiment
+from core.experiment import ExperimentConfig, derive_seeds, prepare, run_experiment
 from core.matrix import run_matrix
 from core.metrics import detection_curves, detection_metrics
 from core.models import make_model
@@ -50,8 +51,8 @@ def test_defense_contract(name, poisoned, trusted):
         assert arr.shape == (n,) and arr.dtype == bool
     assert s.score.shape == (n,) and s.score.dtype == np.float64 and np.isfinite(s.score).all()
     assert s.y.shape == (n,) and set(np.unique(s.y)) <= {0, 1}
-    if s.relabels:
-        assert s.keep.all()
+    if s.relabels:  # unflagged rows are kept as labelled; flagged ones relabelled or dropped
+        assert s.keep[s.is_clean].all()
         assert np.array_equal(s.y[s.is_clean], y[s.is_clean])
     else:
         assert np.array_equal(s.keep, s.is_clean) and np.array_equal(s.y, y)
@@ -371,6 +372,7 @@ def test_trusted_relabel_recovers_more_than_dropping_a_flipped_band():
     ("trim", {"max_iter": 0}, r"max_iter=0 is out of range"),
     ("trusted_relabel", {"batch_size": 0}, r"batch_size=0 is out of range"),
     ("trusted_relabel", {"partitions": 11}, r"partitions=11 is out of range; .* \[1, 10\]"),
+    ("trusted_relabel", {"thorough": 1}, r"thorough=1 is not True or False"),
     ("trim", {"contamination": 0.51}, r"contamination=0.51 is out of range"),
     ("spheres", {}, r"defense='spheres' is not one of: none, oracle"),
 ])
@@ -473,3 +475,36 @@ def test_trusted_knn_needs_trusted_data_and_can_relabel(poisoned, trusted):
     assert r.relabels and r.keep.all() and flagged.any()
     assert np.array_equal(r.y[flagged], 1 - poisoned.y[flagged])
     assert np.array_equal(r.y[~flagged], poisoned.y[~flagged])
+
+
+def test_trusted_vote_relabels_a_point_its_trusted_neighbours_contradict():
+    rs = np.random.RandomState(0)
+    X = np.vstack([rs.normal(-2, 0.5, (30, 2)), rs.normal(2, 0.5, (30, 2))])
+    y = np.repeat([0, 1], 30)
+    y_bad = y.copy()
+    y_bad[[0, 31]] = 1 - y_bad[[0, 31]]
+    X_t = np.vstack([rs.normal(-2, 0.5, (5, 2)), rs.normal(2, 0.5, (5, 2))])
+    got = trusted_vote(X, y_bad, X_t, np.repeat([0, 1], 5))
+    assert np.array_equal(got, y)
+
+
+def test_thorough_trusted_relabel_drops_only_flagged_rows_and_wins_back_accuracy():
+    # seeds outside the tuning (100+) and the reported (0-4) ones
+    gained = {False: [], True: []}  # defended minus poisoned accuracy
+    for seed in (10, 11, 12):
+        cfg = ExperimentConfig(dataset="moons", attack="targeted_injection", seed=seed,
+                               defense="trusted_relabel", trusted_fraction=0.1)
+        prep = prepare(cfg)
+        _, attack_seed, defense_seed = derive_seeds(seed)
+        p = make_attack("targeted_injection", 0.2).poison(prep.data.X_train, prep.data.y_train,
+                                                          model=MODEL, random_state=attack_seed)
+        for thorough in (False, True):
+            s = make_defense("trusted_relabel", thorough=thorough).sanitize(
+                p.X, p.y, model=prep.model, random_state=defense_seed, trusted=prep.trusted)
+            assert s.relabels and (~s.is_clean[~s.keep]).all()
+            assert np.array_equal(s.y[s.is_clean], p.y[s.is_clean])
+            assert s.keep.all() != thorough  # only the thorough form drops the unsure
+            fitted = make_model("svm").fit(p.X[s.keep], s.y[s.keep])
+            poisoned = make_model("svm").fit(p.X, p.y).score(prep.X_test, prep.y_test)
+            gained[thorough].append(fitted.score(prep.X_test, prep.y_test) - poisoned)
+    assert np.mean(gained[True]) > 0 and np.mean(gained[False]) > 0

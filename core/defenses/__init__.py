@@ -6,7 +6,8 @@ Every defense has one verb,
 poison), a continuous ``score`` (higher = more suspicious), and the training
 set to refit on (``keep`` rows with labels ``y``). Defenses that drop points
 keep the unflagged rows; defenses that relabel keep every row and change the
-flagged labels (``relabels`` is then True).
+flagged labels (``relabels`` is then True; ``trusted_relabel(thorough=True)``
+also drops the flagged rows it is unsure of).
 
 Only :class:`Oracle` may look at the true ``is_poison`` mask; every other
 defense ignores it. ``model`` is the (unfitted) victim, for defenses that

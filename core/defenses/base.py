@@ -33,7 +33,8 @@ class Sanitized:
     y : ndarray of int
         Labels to retrain with (differs from the input only for relabelling defenses).
     relabels : bool
-        True when flagged rows are relabelled rather than dropped.
+        True when flagged rows are relabelled rather than dropped (a relabelling
+        defense may still drop the flagged rows it is unsure of: ``keep`` False).
     """
 
     is_clean: np.ndarray
