@@ -197,6 +197,23 @@ def bench_story_browser(client_url: str, repeats: int, *, read_s: float = 2.0) -
           f"{ms(changes[0.0])}")
 
 
+def cpu_reference_ms() -> float:
+    """The lab's default view computed cold: a fixed CPU-bound yardstick, so a run on a busy
+    (or shared, virtualized) host can be told from a regression."""
+    from dashboard.callbacks.experiment import _cached, compute
+
+    config = default_config()
+    compute(config)  # imports and first-call costs
+    times = []
+    for seed in range(1, 6):
+        _cached.cache_clear()
+        start = time.perf_counter()
+        compute(config.replace(seed=seed))
+        times.append(time.perf_counter() - start)
+    _cached.cache_clear()
+    return 1000 * statistics.median(times)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m dashboard.bench")
     parser.add_argument("--repeats", type=int, default=7)
@@ -210,6 +227,9 @@ def main(argv=None) -> None:
     client = app.server.test_client()
     client.get("/")
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    print(f"CPU reference: {cpu_reference_ms():.0f} ms (the lab's default view, cold, median of "
+          "5; ~220 ms on an idle 2-core machine here; a slower figure means a busy host, and "
+          "every timing below scales with it)")
     if not args.story_only:
         bench_main_update(client, args.repeats)
     bench_story(client, args.repeats)

@@ -272,7 +272,14 @@ def cpu_split(worker: list[int]) -> dict[str, float]:
     total = psutil.cpu_times()
     busy = total.user + total.nice + total.system + getattr(total, "irq", 0) \
         + getattr(total, "softirq", 0) + getattr(total, "steal", 0)
-    server = sum(busy_seconds(psutil.Process(pid)) for pid in worker)
+    server = 0.0
+    for pid in worker:  # with their jobs' fork server (which reaps the jobs) and live jobs
+        proc = psutil.Process(pid)
+        for p in (proc, *proc.children(recursive=True)):
+            try:
+                server += busy_seconds(p)
+            except psutil.NoSuchProcess:
+                pass
     client = busy_seconds(psutil.Process())
     return {"server workers and their jobs": server, "load generator": client,
             "other processes": busy - server - client}
