@@ -194,6 +194,7 @@ def test_a_background_experiment_that_runs_too_long_stops_with_a_clear_message(m
     assert "python -m core run --config" in finished["error"]
     out = update_panels(store_of(slow), finished, "bg-result")
     assert out[8] == finished["error"] and out[9] is True  # shown in the alert
+    assert "too slow" in out[0]["layout"]["annotations"][0]["text"]
     assert experiment.job_time_limit() == 120
     monkeypatch.setenv("POISONLAB_JOB_TIME_LIMIT", "30")
     assert experiment.job_time_limit() == 30

@@ -118,7 +118,7 @@ def compute_in_background(set_progress, job: dict | None, *,
         worker.start()
         worker.join(limit)
         if worker.is_alive():
-            return {"key": key, "error": (
+            return {"key": key, "timed_out": True, "error": (
                 f"Stopped after {limit:g} s: the model does not converge in time with these "
                 "settings (large C, gamma or degree on overlapping data). Try smaller values, "
                 "or run it without a time limit: python -m core run --config FILE.json "
@@ -222,7 +222,8 @@ def update_panels(store: dict | None, finished: dict | None = None,
         if not finished or finished.get("key") != key:
             return (no_update,) * N_OUTPUTS  # a job for settings the user has left
         if "error" in finished:
-            fig = message_figure("the computation failed")
+            fig = message_figure("stopped: too slow with these settings"
+                                 if finished.get("timed_out") else "the computation failed")
             return (fig, fig, fig, "", "", "", None, "", finished["error"], True, "danger",
                     no_update)
     if runs_in_background(config) and key not in results_cache():
