@@ -147,35 +147,6 @@ class RedisResults:
         return pickle.loads(data)  # noqa: S301 - signed by us, checked above
 
 
-def signing_secret() -> str:
-    """The key every web worker signs background-job handles with (Flask's ``secret_key``).
-
-    ``POISONLAB_SECRET_KEY`` when set (needed when web processes share no disk), else a
-    random key created once in the private cache directory, which all workers of a
-    machine read back. Set on the server, both Dash apps (lab and story) use it: left to
-    Dash, each app made its own, and a handle signed under one was checked under the other,
-    so Cancel never found the job to stop.
-    """
-    key = os.environ.get("POISONLAB_SECRET_KEY")
-    if key:
-        return key
-    path = os.path.join(cache_dir(), "signing-secret")
-    try:  # the first worker to get here writes it; O_EXCL makes that atomic
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
-    for _ in range(50):  # another worker may be between its open and its write
-        with open(path) as f:
-            key = f.read().strip()
-        if len(key) == 64:
-            return key
-        time.sleep(0.01)
-    raise RuntimeError(f"{path} does not hold a signing key; delete it and restart")
-
-
 @functools.lru_cache(maxsize=1)
 def results_cache() -> diskcache.Cache | RedisResults:
     """Experiment results computed by background jobs, keyed by the config's key."""

@@ -21,10 +21,10 @@ import time
 import urllib.request
 
 import pytest
+from dash_http import job_body, post, run_background, start_job
 
 from core import run_sweep, scenario_config
 from core.sweeps import summarize_sweep
-from dash_http import job_body, post, run_background, start_job
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = scenario_config("label-flip-moons", n_samples=200)

@@ -1,7 +1,8 @@
 """Background jobs as several viewers start them at once (DiskcacheManager, real processes)."""
 
-from core import scenario_config
 from dash_http import job_body, poll_job, start_job
+
+from core import scenario_config
 
 
 def test_two_viewers_starting_the_same_job_both_get_its_result(live_app):
@@ -43,7 +44,6 @@ def test_cancel_stops_a_running_sweep_and_its_worker_processes(live_app):
     import time
 
     import psutil
-
     from dash_http import post
 
     store = {"config": scenario_config("seed-demo").replace(n_samples=2000).to_dict(),
