@@ -59,3 +59,34 @@ def job_body(job: dict) -> dict:
     return {"output": "bg-result.data", "outputs": {"id": "bg-result", "property": "data"},
             "inputs": [{"id": "job-store", "property": "data", "value": job}], "state": [],
             "changedPropIds": ["job-store.data"]}
+
+
+def sweep_body(store: dict, max_rate: float, seeds: int) -> dict:
+    """The request that starts (and polls) the sweep job, as the Run sweep button sends it."""
+    return {"output": "sweep-store.data", "outputs": {"id": "sweep-store", "property": "data"},
+            "inputs": [{"id": "sweep-run", "property": "n_clicks", "value": 1}],
+            "state": [{"id": "config-store", "property": "data", "value": store},
+                      {"id": "sweep-max-rate", "property": "value", "value": max_rate},
+                      {"id": "sweep-seeds", "property": "value", "value": seeds}],
+            "changedPropIds": ["sweep-run.n_clicks"]}
+
+
+def cancel_sweep(base: str, token: str, handles: dict) -> None:
+    """What the sweep's Cancel button sends: its cancel callback with the job's handle."""
+    body = {"output": "sweep-cancel.id", "outputs": {"id": "sweep-cancel", "property": "id"},
+            "inputs": [{"id": "sweep-cancel", "property": "n_clicks", "value": 1}],
+            "state": [], "changedPropIds": ["sweep-cancel.n_clicks"]}
+    post(base, body, endId=token, cancelJob=handles["job"])
+
+
+def wait_until_running(base: str, body: dict, token: str, handles: dict,
+                       timeout: float = 60) -> None:
+    """Poll a started sweep until its progress says its first runs are done."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = post(base, body, endId=token, cacheKey=handles["cacheKey"], job=handles["job"])
+        assert "response" not in out, "the job finished before it could be cancelled"
+        if out.get("progress") and "running: 0 /" not in str(out["progress"]):
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"the job did not start running in {timeout} s")

@@ -21,7 +21,15 @@ import time
 import urllib.request
 
 import pytest
-from dash_http import job_body, post, run_background, start_job
+from dash_http import (
+    cancel_sweep,
+    job_body,
+    post,
+    run_background,
+    start_job,
+    sweep_body,
+    wait_until_running,
+)
 
 from core import run_sweep, scenario_config
 from core.sweeps import summarize_sweep
@@ -114,13 +122,7 @@ def stack(tmp_path_factory):
 
 def test_a_sweep_runs_on_the_celery_worker(stack):
     base, worker_log = stack
-    body = {"output": "sweep-store.data", "outputs": {"id": "sweep-store", "property": "data"},
-            "inputs": [{"id": "sweep-run", "property": "n_clicks", "value": 1}],
-            "state": [{"id": "config-store", "property": "data", "value": STORE},
-                      {"id": "sweep-max-rate", "property": "value", "value": 0.2},
-                      {"id": "sweep-seeds", "property": "value", "value": 1}],
-            "changedPropIds": ["sweep-run.n_clicks"]}
-    response, progress = run_background(base, body)
+    response, progress = run_background(base, sweep_body(STORE, 0.2, 1))
     sweep = response["sweep-store"]["data"]
     # the same numbers core computes, drawn as the sweep figure (3 bands + 3 means)
     rates = [round(0.2 * i / 8, 4) for i in range(9)]
@@ -169,25 +171,11 @@ def test_cancel_terminates_the_task_on_the_celery_worker(stack):
     base, worker_log = stack
     store = {"config": CONFIG.replace(n_samples=2000).to_dict(), "scenario": None,
              "problems": []}
-    body = {"output": "sweep-store.data", "outputs": {"id": "sweep-store", "property": "data"},
-            "inputs": [{"id": "sweep-run", "property": "n_clicks", "value": 1}],
-            "state": [{"id": "config-store", "property": "data", "value": store},
-                      {"id": "sweep-max-rate", "property": "value", "value": 0.4},
-                      {"id": "sweep-seeds", "property": "value", "value": 10}],
-            "changedPropIds": ["sweep-run.n_clicks"]}
+    body = sweep_body(store, 0.4, 10)
     token, handles = start_job(base, body)
     task = handles["job"].split("~")[0]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # until the worker is running it
-        out = post(base, body, endId=token, cacheKey=handles["cacheKey"], job=handles["job"])
-        assert "response" not in out, "the sweep finished before it could be cancelled"
-        if out.get("progress") and "running: 0 /" not in str(out["progress"]):
-            break
-        time.sleep(0.3)
-    cancel = {"output": "sweep-cancel.id", "outputs": {"id": "sweep-cancel", "property": "id"},
-              "inputs": [{"id": "sweep-cancel", "property": "n_clicks", "value": 1}],
-              "state": [], "changedPropIds": ["sweep-cancel.n_clicks"]}
-    post(base, cancel, endId=token, cancelJob=handles["job"])
+    wait_until_running(base, body, token, handles)
+    cancel_sweep(base, token, handles)
     wait_until(lambda: f"Terminating {task}" in open(worker_log).read(), 20,
                "the worker terminating the task")
     time.sleep(1)

@@ -41,33 +41,17 @@ def test_jobs_start_from_a_fork_server_not_from_the_threaded_web_process(live_ap
 
 def test_cancel_stops_a_running_sweep_and_its_worker_processes(live_app):
     """What the Cancel button sends: the cancel callback with the job's signed handle."""
-    import time
-
     import psutil
-    from dash_http import post
+    from dash_http import cancel_sweep, post, sweep_body, wait_until_running
 
     store = {"config": scenario_config("seed-demo").replace(n_samples=2000).to_dict(),
              "scenario": None, "problems": []}
-    body = {"output": "sweep-store.data", "outputs": {"id": "sweep-store", "property": "data"},
-            "inputs": [{"id": "sweep-run", "property": "n_clicks", "value": 1}],
-            "state": [{"id": "config-store", "property": "data", "value": store},
-                      {"id": "sweep-max-rate", "property": "value", "value": 0.4},
-                      {"id": "sweep-seeds", "property": "value", "value": 10}],
-            "changedPropIds": ["sweep-run.n_clicks"]}
+    body = sweep_body(store, 0.4, 10)
     token, handles = start_job(live_app, body)
     job = psutil.Process(int(handles["job"].split("~")[0]))
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # until it is running its first runs
-        out = post(live_app, body, endId=token, cacheKey=handles["cacheKey"], job=handles["job"])
-        assert "response" not in out, "the sweep finished before it could be cancelled"
-        if "running: 0 /" not in str(out.get("progress")) and out.get("progress"):
-            break
-        time.sleep(0.3)
+    wait_until_running(live_app, body, token, handles)
     workers = job.children(recursive=True)
-    cancel = {"output": "sweep-cancel.id", "outputs": {"id": "sweep-cancel", "property": "id"},
-              "inputs": [{"id": "sweep-cancel", "property": "n_clicks", "value": 1}],
-              "state": [], "changedPropIds": ["sweep-cancel.n_clicks"]}
-    post(live_app, cancel, endId=token, cancelJob=handles["job"])
+    cancel_sweep(live_app, token, handles)
     gone, alive = psutil.wait_procs([job, *workers], timeout=10)
     assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], alive
     out = post(live_app, body, endId=token, cacheKey=handles["cacheKey"], job=handles["job"])

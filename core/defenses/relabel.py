@@ -11,7 +11,7 @@ from sklearn.utils import check_random_state
 
 from core._validation import check_int
 from core.defenses.base import Defense, Sanitized, victim_loss
-from core.defenses.training import _victim_parts, spatial_batches
+from core.defenses.training import spatial_batches, victim_view
 
 __all__ = ["TrustedRelabel", "trusted_vote"]
 
@@ -133,12 +133,7 @@ class TrustedRelabel(Defense):
         if per_class.min() < 1:
             raise ValueError(f"trusted_relabel needs trusted points of both classes; "
                              f"the trusted sample has {per_class.tolist()}")
-        scaler, clf = _victim_parts(model)
-        if scaler is not None:
-            scaler.fit(X)
-            Z, Z_t = scaler.transform(X), scaler.transform(X_t)
-        else:
-            Z, Z_t = X, X_t
+        clf, Z, Z_t = victim_view(model, X, X_t)
         score = np.zeros(len(y))
         votes = np.zeros(len(y))  # cuttings whose cell gains by flipping
         with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):

@@ -60,6 +60,16 @@ def _victim_parts(model):
     return None, model
 
 
+def victim_view(model, X: np.ndarray, X_t: np.ndarray) -> tuple:
+    """``(classifier, X, X_t)`` in the space the victim's classifier sees: both sets
+    standardized as the victim would on ``X``, or unchanged for a bare classifier."""
+    scaler, clf = _victim_parts(model)
+    if scaler is None:
+        return clf, X, X_t
+    scaler.fit(X)
+    return clf, scaler.transform(X), scaler.transform(X_t)
+
+
 class RONI(Defense):
     """Reject On Negative Impact: drop training points whose inclusion hurts trusted data.
 
@@ -138,12 +148,7 @@ class RONI(Defense):
         if folds < 2:
             raise ValueError(f"roni needs at least 2 trusted points of each class; "
                              f"the trusted sample has {per_class.tolist()}")
-        scaler, clf = _victim_parts(model)
-        if scaler is not None:
-            scaler.fit(X)
-            Z, Z_t = scaler.transform(X), scaler.transform(X_t)
-        else:
-            Z, Z_t = X, X_t
+        clf, Z, Z_t = victim_view(model, X, X_t)
         cells = spatial_batches(Z, y, self.batch_size)
         svm = is_svm(clf)
         impact = np.zeros(len(cells))
