@@ -138,7 +138,8 @@ def attack_figure(story: LoanStory, *, present: bool = False, height: int = 480)
         shown = fakes[:frame.n_fake] if frame.n_fake else np.empty((0, 2))
         return [_regions(story, frame.z, p),
                 _boundary(story, frame.z, p.boundary, p.line, "solid", "approval boundary"),
-                _fakes(shown, p), _targets(story, p, frame.approved)]
+                _fakes(shown, p, name="fakes, marked approved"),  # fits half the legend
+                _targets(story, p, frame.approved)]
 
     first = traces(story.frames[0])
     data = [*first[:2], *_history(story, p, opacity=0.35), *first[2:]]
@@ -152,7 +153,10 @@ def attack_figure(story: LoanStory, *, present: bool = False, height: int = 480)
     fig = go.Figure(data=data, frames=frames)
     fig.update_layout(**_layout(p, height=height))
     fig.update_layout(
-        margin=dict(l=70, r=20, t=20, b=150),
+        # two legend entries a row and room above the plot for the three rows it has once
+        # the fakes join it, so the plot does not shrink halfway through Play
+        margin=dict(l=70, r=20, t=4 * (p.font_size + 8), b=150),
+        legend=dict(entrywidth=0.5, entrywidthmode="fraction"),
         sliders=[dict(active=0, steps=steps, x=0.12, len=0.88, y=-0.18, pad=dict(t=10),
                       currentvalue=dict(prefix="fake applications in the retraining set: ",
                                         font=dict(size=p.font_size)))],
