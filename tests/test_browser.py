@@ -209,3 +209,30 @@ def test_pages_render_under_the_content_security_policy(page: Page, live_app, pa
     page.screenshot(path=tmp_path / "csp.png", full_page=True)
     assert page.evaluate("window.__csp") == []
     assert page_errors == []
+
+
+def test_both_pages_render_with_no_internet(page: Page, live_app, page_errors):
+    """Every request to another host fails, as on a machine with no internet: the lab and
+    the story still draw their figures, and neither page even tries another host. (The
+    vendored plotly bundle carries plotly's default topojsonURL, a CDN address that only
+    geo maps would fetch; PoisonLab draws none.)"""
+    from urllib.parse import urlparse
+
+    local = urlparse(live_app).netloc
+    elsewhere = []
+
+    def offline(route):
+        if urlparse(route.request.url).netloc == local:
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort("internetdisconnected")
+
+    page.context.route("**/*", offline)
+    page.goto(live_app)
+    wait_for_panels(page)
+    page.goto(live_app + "/story/?step=2&seed=1")
+    page.wait_for_selector("#story-graph .main-svg .contour")
+    page.click("#story-graph .updatemenu-button")  # Play: plotly's animation code runs too
+    page.wait_for_timeout(1500)
+    assert elsewhere == [] and page_errors == []

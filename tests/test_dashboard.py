@@ -540,7 +540,12 @@ def test_both_pages_load_the_small_plotly_bundle_of_the_same_plotly_js_version()
 
     from dashboard.app import ASSETS, app
 
+    import hashlib
+
     path = os.path.join(ASSETS, "plotly-cartesian.min.js")
+    with open(path, "rb") as f:  # byte for byte npm's plotly.js-cartesian-dist-min@4.1.1
+        assert hashlib.sha256(f.read()).hexdigest() == \
+            "79542150855a52c567260e3137095dbe2b744e6d702a5cabe67da246942fba7a"
     with open(path, encoding="utf-8") as f:
         head = f.read(300)
     assert re.search(r"plotly\.js \(cartesian - minified\) v(\S+)", head).group(1) == \
