@@ -534,13 +534,12 @@ def test_both_pages_load_the_small_plotly_bundle_of_the_same_plotly_js_version()
     """The lab and the story draw only cartesian traces, so they load plotly.js's cartesian
     bundle (1.5 MB, not 4.8 MB). Its version must be the one the plotly package ships, and
     every trace type the figures use must be in it."""
+    import hashlib
     import re
 
     from plotly.offline import get_plotlyjs_version
 
     from dashboard.app import ASSETS, app
-
-    import hashlib
 
     path = os.path.join(ASSETS, "plotly-cartesian.min.js")
     with open(path, "rb") as f:  # byte for byte npm's plotly.js-cartesian-dist-min@4.1.1
