@@ -22,6 +22,7 @@ from dashboard.cache import (
     signing_secret,
 )
 from dashboard.callbacks import register
+from dashboard.job_priority import job_niceness
 from dashboard.layout import MAX_UPLOAD_BYTES, build_layout
 from dashboard.story import create_story_app
 
@@ -148,6 +149,7 @@ def content_security_policy(*apps: Dash) -> str:
 
 def create_app(celery_app=None) -> Dash:
     """The app; background callbacks go to ``celery_app`` when given (see the module doc)."""
+    job_niceness()  # a bad POISONLAB_JOB_NICE stops the server at start, not in a job
     app = Dash(
         __name__,
         title="PoisonLab",

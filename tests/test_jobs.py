@@ -58,6 +58,47 @@ def test_cancel_stops_a_running_sweep_and_its_worker_processes(live_app):
     assert "response" not in out  # no result ever arrives for a cancelled job
 
 
+def test_jobs_yield_the_cpu_to_viewers(live_app):
+    """Jobs run at the lowest priority, so a control change does not queue behind a sweep
+    (scripts/loadtest.py: main-update p95 3.8 s with jobs at the web server's priority)."""
+    import os
+
+    import psutil
+    from dash_http import cancel_sweep, sweep_body, wait_until_running
+
+    from dashboard.job_priority import job_niceness
+
+    store = {"config": scenario_config("seed-demo").replace(n_samples=2000, seed=3).to_dict(),
+             "scenario": None, "problems": []}
+    body = sweep_body(store, 0.4, 10)
+    token, handles = start_job(live_app, body)
+    job = psutil.Process(int(handles["job"].split("~")[0]))
+    try:
+        wait_until_running(live_app, body, token, handles)
+        assert job_niceness() == 19
+        assert job.nice() == 19
+        assert os.nice(0) == psutil.Process().nice() < 19  # the web server keeps its priority
+    finally:
+        cancel_sweep(live_app, token, handles)
+
+
+def test_a_job_function_called_in_process_keeps_the_callers_priority(monkeypatch):
+    import os
+
+    import pytest
+
+    from dashboard.job_priority import job_niceness, lower_job_priority
+
+    before = os.nice(0)
+    assert lower_job_priority() == before == os.nice(0)
+    monkeypatch.setenv("POISONLAB_JOB_NICE", "5")
+    assert job_niceness() == 5
+    for bad in ("-1", "20", "low"):
+        monkeypatch.setenv("POISONLAB_JOB_NICE", bad)
+        with pytest.raises(ValueError, match="POISONLAB_JOB_NICE"):
+            job_niceness()
+
+
 def test_one_signing_key_for_both_apps_shared_by_every_worker(tmp_path, monkeypatch):
     import os
     import stat

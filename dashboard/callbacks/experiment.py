@@ -11,12 +11,13 @@ from typing import Any
 from dash import Dash, Input, Output, State, html, no_update
 
 from core import ExperimentConfig, ExperimentResult, run_experiment
-from dashboard import ids
 from core.data_io import CSVLimits
 from core.datasets import CSV, DATASETS
+from dashboard import ids
 from dashboard.cache import results_cache
 from dashboard.callbacks.upload import upload_table
 from dashboard.figures import PANELS, decision_panel_spec, message_figure
+from dashboard.job_priority import lower_job_priority
 
 CACHE_SIZE = 48  # per worker process; each entry is one result with its three figures
 #: attacks that optimize for a while; they run as background jobs with progress
@@ -274,6 +275,7 @@ def register(app: Dash) -> None:
         prevent_initial_call=True,
     )
     def run_job(set_progress, job):
+        lower_job_priority()
         if not job:
             return no_update
         return compute_in_background(set_progress, job)
