@@ -182,6 +182,22 @@ def test_story_walks_all_steps_with_live_numbers(page: Page, live_app, page_erro
     assert page_errors == []
 
 
+OVERFLOWING_TILES = """() => [...document.querySelectorAll('.kpi')]
+    .filter(tile => tile.scrollWidth > tile.clientWidth + 1).map(tile => tile.innerText)"""
+
+
+def test_presenter_mode_numbers_fit_their_tiles_on_a_1280_px_projector(page: Page, live_app,
+                                                                       page_errors):
+    """Presenter mode's large type made dollar figures spill out of their tiles."""
+    page.set_viewport_size({"width": 1280, "height": 800})
+    for step in (2, 3, 4, 5):  # the steps with dollar figures
+        page.goto(live_app + f"/story/?step={step}&seed=0&present=1")
+        expect(page.locator("#story-numbers")).to_contain_text("$")
+        page.wait_for_function(f"({N_TRACES})('story-graph') >= 2")
+        assert page.evaluate(OVERFLOWING_TILES) == [], f"step {step}"
+    assert page_errors == []
+
+
 CSP_VIOLATIONS = """
 window.__csp = [];
 document.addEventListener('securitypolicyviolation', e =>
