@@ -15,8 +15,9 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import fields
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from core import __version__
 from core.attacks import ATTACKS
@@ -144,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_experiment_args(p)
     p.add_argument("--rates", type=_rates, default=[0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3],
                    help="comma-separated poison rates (default 0,0.05,...,0.3)")
-    p.add_argument("--seeds", type=_int, default=5, help="seeds per rate, from --seed on (default 5)")
+    p.add_argument("--seeds", type=_int, default=5,
+                   help="seeds per rate, from --seed on (default 5)")
     p.add_argument("--jobs", type=_int, default=1, help="parallel workers, -1 = all cores")
     p.add_argument("--scheduler", metavar="ADDRESS", default=None,
                    help=f"run on this Dask scheduler, e.g. tcp://HOST:8786 (default: "

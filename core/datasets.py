@@ -7,13 +7,18 @@ measured on the test part.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 from sklearn.datasets import (
-    load_breast_cancer, load_digits, make_blobs, make_circles, make_classification, make_moons,
+    load_breast_cancer,
+    load_digits,
+    make_blobs,
+    make_circles,
+    make_classification,
+    make_moons,
 )
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
@@ -66,7 +71,8 @@ class Dataset:
 
 def _blobs(n: int, noise: float, rs: np.random.RandomState) -> tuple[np.ndarray, np.ndarray]:
     # ``noise`` is the cluster standard deviation relative to the centre distance of 4.
-    return make_blobs(n, centers=[[-2.0, 0.0], [2.0, 0.0]], cluster_std=4.0 * noise, random_state=rs)
+    return make_blobs(n, centers=[[-2.0, 0.0], [2.0, 0.0]], cluster_std=4.0 * noise,
+                      random_state=rs)
 
 
 def _moons(n: int, noise: float, rs: np.random.RandomState) -> tuple[np.ndarray, np.ndarray]:

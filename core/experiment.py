@@ -6,8 +6,9 @@ import inspect
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from sklearn.model_selection import train_test_split
@@ -149,8 +150,9 @@ class ExperimentConfig:
             for name in ("data", "label"):
                 value = getattr(self, name)
                 if not isinstance(value, str) or not value.strip():
+                    what = "a CSV file path" if name == "data" else "the label column"
                     raise ValueError(f"{name}={shown(value)}: dataset 'csv' needs a {name} "
-                                     f"({'a CSV file path' if name == 'data' else 'the label column'})")
+                                     f"({what})")
             if self.features is not None:
                 if not isinstance(self.features, (list, tuple)) or not all(
                         isinstance(f, str) for f in self.features):
@@ -201,7 +203,7 @@ class ExperimentConfig:
         check("seed")
         check("grid_resolution")
 
-    def replace(self, **changes: Any) -> "ExperimentConfig":
+    def replace(self, **changes: Any) -> ExperimentConfig:
         """A copy with ``changes`` applied (and validated)."""
         return replace(self, **changes)
 
@@ -209,7 +211,7 @@ class ExperimentConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ExperimentConfig":
+    def from_dict(cls, data: dict[str, Any]) -> ExperimentConfig:
         """Build from a mapping; unknown keys are an error, missing ones take defaults."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
@@ -477,8 +479,9 @@ def run_experiment(config: ExperimentConfig, *,
     clean_acc, poisoned_acc, defended_acc = (float(m.score(X_test, y_test)) for m in models)
     target_success = None
     if poisoned.targets is not None:
-        target_success = {name: target_success_rate(m, poisoned.targets, poisoned.target_label)
-                          for name, m in zip(("clean", "poisoned", "defended"), models, strict=True)}
+        target_success = {
+            name: target_success_rate(m, poisoned.targets, poisoned.target_label)
+            for name, m in zip(("clean", "poisoned", "defended"), models, strict=True)}
     lap("score")
 
     grid = None

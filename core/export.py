@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -56,7 +56,7 @@ def experiment_document(result: ExperimentResult, *, version: str) -> dict[str, 
     """Config + results as one JSON-ready dict; ``config_from_document`` reads it back."""
     return {
         "poisonlab_version": version,
-        "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
         **result.summary(),
     }
 

@@ -11,8 +11,17 @@ from core.datasets import CSV
 from dashboard import ids
 from dashboard.figures import PANEL_COLORS, message_figure
 from dashboard.state import (
-    C_VALUES, CONTAMINATION_RANGE, DEFAULT_SCENARIO, DEGREE_VALUES, GAMMA_VALUES, KNN_K_RANGE,
-    KNN_THRESHOLD_RANGE, N_SAMPLES_RANGE, POISON_RATE_RANGE, SEED_RANGE, controls_from_config,
+    C_VALUES,
+    CONTAMINATION_RANGE,
+    DEFAULT_SCENARIO,
+    DEGREE_VALUES,
+    GAMMA_VALUES,
+    KNN_K_RANGE,
+    KNN_THRESHOLD_RANGE,
+    N_SAMPLES_RANGE,
+    POISON_RATE_RANGE,
+    SEED_RANGE,
+    controls_from_config,
     default_config,
 )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 import plotly.io as pio
@@ -39,7 +39,7 @@ def html_report(result: ExperimentResult, sweep: pd.DataFrame | None = None) -> 
     panels = "".join(
         f'<div class="panel"><h3>{name.capitalize()} model</h3>'
         f'<div class="acc">{acc:.1%}</div>{div}</div>'
-        for name, acc, div in zip(PANELS, accs, divs))
+        for name, acc, div in zip(PANELS, accs, divs, strict=True))
     d = result.detection
     score = _table([("precision", f"{d.precision:.3f}"), ("recall", f"{d.recall:.3f}"),
                     ("F1", f"{d.f1:.3f}"), ("poison caught", f"{d.n_poison_caught} / {d.n_poison}"),
@@ -53,7 +53,7 @@ def html_report(result: ExperimentResult, sweep: pd.DataFrame | None = None) -> 
                                     default_width="100%", config={"responsive": True}))
     note = f"<p class='meta'>{html.escape(result.view.note)}</p>" if result.view and \
         result.view.note else ""
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     c = result.config
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>PoisonLab report</title>"
@@ -88,7 +88,7 @@ def png_zip(result: ExperimentResult, sweep: pd.DataFrame | None = None) -> byte
         raise ImageExportUnavailable("PNG export needs the kaleido package "
                                      "(pip install kaleido).") from exc
     accs = dict(zip(PANELS, (result.clean_accuracy, result.poisoned_accuracy,
-                             result.defended_accuracy)))
+                             result.defended_accuracy), strict=True))
     figures = {}
     for p in PANELS:
         fig = decision_panel(result, p, height=460)
@@ -110,6 +110,6 @@ def png_zip(result: ExperimentResult, sweep: pd.DataFrame | None = None) -> byte
                 f"chromium); it could not start one ({type(exc).__name__}: {exc}). Each "
                 "chart's camera icon still saves a PNG from your browser.") from exc
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-            for name, path in zip(figures, paths):
+            for name, path in zip(figures, paths, strict=True):
                 zf.write(path, name)
     return buffer.getvalue()

@@ -15,8 +15,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from core import DEFENSES, SCENARIOS, ExperimentConfig, scenario_config
-from core.matrix import MATRIX_TRUSTED_FRACTION
 from core.datasets import CSV, DATASETS
+from core.matrix import MATRIX_TRUSTED_FRACTION
 from dashboard import ids
 from dashboard.cache import cache_dir
 
@@ -90,7 +90,8 @@ def _num(field: str, value: Any, lo: float, hi: float, *, integer: bool = False)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValueError(f"{field}={value!r} is not a finite number")
     if not lo <= value <= hi:
-        raise ValueError(f"{field}={value:g} is out of range; the dashboard offers {lo:g} to {hi:g}")
+        raise ValueError(f"{field}={value:g} is out of range; the dashboard offers {lo:g} to "
+                         f"{hi:g}")
     if integer:
         if float(value) != int(value):
             raise ValueError(f"{field}={value!r} is not a whole number")

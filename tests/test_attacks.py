@@ -49,9 +49,10 @@ def test_attack_is_deterministic(name, data):
 
 
 @pytest.mark.parametrize("name", list(ATTACKS))
-@pytest.mark.parametrize("rate, match", [(1.0, r"poison_rate=1 is out of range; expected a number in \[0, 1\)"),
-                                         (-0.1, r"poison_rate=-0.1 is out of range"),
-                                         ("0.1", r"poison_rate='0.1' is not a number")])
+@pytest.mark.parametrize("rate, match", [
+    (1.0, r"poison_rate=1 is out of range; expected a number in \[0, 1\)"),
+    (-0.1, r"poison_rate=-0.1 is out of range"),
+    ("0.1", r"poison_rate='0.1' is not a number")])
 def test_attack_rejects_bad_rate(name, rate, match):
     with pytest.raises(ValueError, match=match):
         make_attack(name, rate)
@@ -138,7 +139,8 @@ def test_targeted_injection_targets_a_tight_group_at_the_chosen_depth(data):
     near = pick_targets(data.X_train, data.y_train, margin, n_targets=4, target_label=1, depth=0.0)
     deep = pick_targets(data.X_train, data.y_train, margin, n_targets=4, target_label=1, depth=1.0)
     assert (data.y_train[near] == 0).all() and (margin[near] < 0).all()
-    assert np.max(margin[deep]) < np.min(margin[near]) or -margin[deep].mean() > -margin[near].mean()
+    assert (np.max(margin[deep]) < np.min(margin[near])
+            or -margin[deep].mean() > -margin[near].mean())
     with pytest.raises(ValueError, match="targeted_injection needs the victim model"):
         make_attack("targeted_injection", 0.1).poison(data.X_train, data.y_train)
     with pytest.raises(ValueError, match=r"n_targets=0 is out of range"):

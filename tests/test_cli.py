@@ -24,7 +24,8 @@ def test_list_json_names_everything():
     assert {"blobs", "moons", "circles", "linear", "loan"} <= set(cat["datasets"])
     assert {"label_flip", "targeted_flip", "injection"} <= set(cat["attacks"])
     assert {"none", "oracle", "isolation_forest", "knn_sanitize"} <= set(cat["defenses"])
-    assert cat["kernels"] == ["linear", "rbf", "poly", "sigmoid"] and "seed-demo" in cat["scenarios"]
+    assert cat["kernels"] == ["linear", "rbf", "poly", "sigmoid"]
+    assert "seed-demo" in cat["scenarios"]
 
 
 def test_run_json_shape_and_explicit_flags_override_the_scenario():
@@ -61,11 +62,14 @@ def test_json_output_is_byte_identical_across_processes():
 
 
 @pytest.mark.parametrize("args, needle", [
-    (["run", "--poison-rate", "1.5"], "poison_rate=1.5 is out of range; expected a number in [0, 1)"),
+    (["run", "--poison-rate", "1.5"],
+     "poison_rate=1.5 is out of range; expected a number in [0, 1)"),
     (["run", "--poison-rate", "-0.1"], "poison_rate=-0.1 is out of range"),
     (["run", "--poison-rate", "abc"], "'abc' is not a number"),
-    (["run", "--contamination", "0.9"], "contamination=0.9 is out of range; expected a number in (0, 0.5]"),
-    (["run", "--attack", "nope"], "attack='nope' is not one of: label_flip, targeted_flip, injection"),
+    (["run", "--contamination", "0.9"],
+     "contamination=0.9 is out of range; expected a number in (0, 0.5]"),
+    (["run", "--attack", "nope"],
+     "attack='nope' is not one of: label_flip, targeted_flip, injection"),
     (["run", "--dataset", "iris"], "dataset='iris' is not one of"),
     (["run", "--scenario", "nope"], "scenario='nope' is not one of: seed-demo"),
     (["run", "--n-samples", "1e9"], "'1e9' is not an integer"),

@@ -11,12 +11,19 @@ from core import DEFENSES, SCENARIOS, ExperimentConfig, run_experiment, scenario
 from dashboard import ids
 from dashboard.callbacks.controls import applicable_controls, sync_state
 from dashboard.callbacks.experiment import (
-    compute, compute_in_background, runs_in_background, update_panels,
+    compute,
+    compute_in_background,
+    runs_in_background,
+    update_panels,
 )
 from dashboard.callbacks.sweep import compute_sweep, parse_sweep_request, render_sweep
 from dashboard.figures import PANELS, decision_panel, sweep_figure, untyped
 from dashboard.state import (
-    FIELDS, config_from_controls, controls_from_config, query_from_state, state_from_query,
+    FIELDS,
+    config_from_controls,
+    controls_from_config,
+    query_from_state,
+    state_from_query,
 )
 
 SMALL = scenario_config("label-flip-moons", n_samples=200)
@@ -43,7 +50,8 @@ def test_empty_url_opens_the_default_scenario():
 def test_bad_url_values_are_reported_and_skipped():
     scenario, config, problems = state_from_query(
         "?poison-rate=2&kernel=cubic&seed=x&colour=red&dataset=moons")
-    assert config.dataset == "moons" and config.poison_rate == scenario_config("seed-demo").poison_rate
+    assert config.dataset == "moons"
+    assert config.poison_rate == scenario_config("seed-demo").poison_rate
     text = " | ".join(problems)
     assert "poison-rate=2 is out of range" in text and "kernel='cubic' is not one of" in text
     assert "seed='x' is not a number" in text and "colour" in text
@@ -416,7 +424,8 @@ def test_uploaded_data_flows_through_state_and_url():
     out = sync_state("?x", None, values, False, ids.DATA)
     cfg = ExperimentConfig.from_dict(out["store"]["config"])
     assert cfg.dataset == "csv" and cfg.features == ("age", "score") and cfg.label == "approved"
-    assert f"data={token.replace(':', '%3A')}" in out["search"] and "features=age%2Cscore" in out["search"]
+    assert f"data={token.replace(':', '%3A')}" in out["search"]
+    assert "features=age%2Cscore" in out["search"]
     scenario, back, problems = state_from_query(out["search"])
     assert back == cfg and problems == []
     r = run_experiment(cfg)
@@ -435,8 +444,8 @@ def test_only_tokens_for_files_this_server_stored_are_accepted(token):
 # --- matrix and detection curves ------------------------------------------------------
 
 def test_matrix_job_reports_progress_and_renders_a_heatmap():
-    from dashboard.callbacks.matrix import compute_matrix, load_cell, matrix_key, render_matrix
     from core import ATTACKS, DEFENSES
+    from dashboard.callbacks.matrix import compute_matrix, load_cell, matrix_key, render_matrix
     calls = []
     cfg = SMALL.replace(n_samples=150)
     out = compute_matrix(calls.append, store_of(cfg), "1")
@@ -445,7 +454,8 @@ def test_matrix_job_reports_progress_and_renders_a_heatmap():
     assert len(table["attack"]) == len(ATTACKS) * len(DEFENSES) and out["key"] == matrix_key(cfg)
     fig = render_matrix(out, store_of(cfg))
     heat = fig.data[0]
-    assert heat.type == "heatmap" and list(heat.y) == list(ATTACKS) and list(heat.x) == list(DEFENSES)
+    assert heat.type == "heatmap"
+    assert list(heat.y) == list(ATTACKS) and list(heat.x) == list(DEFENSES)
     assert not fig.layout.annotations
     stale = render_matrix(out, store_of(cfg.replace(poison_rate=0.3)))
     assert any("settings changed" in a.text for a in stale.layout.annotations)
@@ -502,6 +512,7 @@ def test_security_headers_on_every_response(client, path):
 
 def test_a_large_uploaded_csv_goes_to_the_background(tmp_path):
     import base64
+
     from dashboard.callbacks.upload import handle_upload
     rows = "\n".join(f"{i % 7},{(i * 13) % 11},{i % 2}" for i in range(4000))
     raw = f"a,b,label\n{rows}\n".encode()

@@ -354,10 +354,12 @@ def test_trusted_relabel_recovers_more_than_dropping_a_flipped_band():
 
 
 @pytest.mark.parametrize("name, kwargs, match", [
-    ("isolation_forest", {"contamination": 0.9}, r"contamination=0.9 is out of range; expected a number in \(0, 0.5\]"),
+    ("isolation_forest", {"contamination": 0.9},
+     r"contamination=0.9 is out of range; expected a number in \(0, 0.5\]"),
     ("isolation_forest", {"contamination": "most"}, r"contamination='most' is not 'auto'"),
     ("knn_sanitize", {"k": 0}, r"k=0 is out of range"),
-    ("knn_sanitize", {"threshold": 0.5}, r"threshold=0.5 is out of range; expected a number in \(0.5, 1\]"),
+    ("knn_sanitize", {"threshold": 0.5},
+     r"threshold=0.5 is out of range; expected a number in \(0.5, 1\]"),
     ("knn_sanitize", {"mode": "delete"}, r"mode='delete' is not one of: relabel, drop"),
     ("knn_sanitize", {"max_iter": 0}, r"max_iter=0 is out of range"),
     ("knn_sanitize", {"rate_aware": "yes"}, r"rate_aware='yes' is not True or False"),

@@ -9,7 +9,10 @@ import pytest
 
 from core import run_experiment, scenario_config
 from core.export import (
-    config_from_document, escape_formula, experiment_document, poisoned_training_frame,
+    config_from_document,
+    escape_formula,
+    experiment_document,
+    poisoned_training_frame,
     to_safe_csv,
 )
 
@@ -76,6 +79,7 @@ def test_dashboard_exports():
 @pytest.mark.browser  # kaleido drives the machine's Chromium
 def test_png_export_zips_one_image_per_panel():
     import zipfile
+
     from dashboard.callbacks.export import export_file
     payload = export_file("png", {"config": SMALL.to_dict()})
     import base64
@@ -87,6 +91,7 @@ def test_png_export_zips_one_image_per_panel():
 
 def test_png_export_without_a_browser_says_so(monkeypatch):
     import plotly.io as pio
+
     from dashboard.callbacks.export import on_export
 
     def no_browser(*args, **kwargs):

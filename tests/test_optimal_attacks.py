@@ -68,7 +68,8 @@ def test_gradient_attack_raises_its_objective_monotonically_within_the_box(kerne
     h = np.array(atk.history_)
     assert len(h) >= 2 and np.all(np.diff(h) > 0) and h[-1] > h[0]
     pts = p.X[p.is_poison]
-    assert (pts >= d.X_train.min(axis=0) - 1e-9).all() and (pts <= d.X_train.max(axis=0) + 1e-9).all()
+    assert (pts >= d.X_train.min(axis=0) - 1e-9).all()
+    assert (pts <= d.X_train.max(axis=0) + 1e-9).all()
     assert len(atk.path_) == len(h) and np.allclose(atk.path_[-1], pts)
 
 

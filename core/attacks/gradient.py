@@ -40,7 +40,8 @@ def _svm_gradient(svc, Z_all, y_all, P, Z_val, w) -> np.ndarray:
     then define d(beta_S, b)/du implicitly. One adjoint solve with the matrix
     ``[[K_SS, 1], [1^T, 0]]`` serves every poison point at once:
 
-        grad_c = beta_c * (sum_k w_k dK(z_c, z_k) - sum_s v_s dK(z_c, z_s)) - [c in S] v_c grad f(z_c)
+        grad_c = beta_c * (sum_k w_k dK(z_c, z_k) - sum_s v_s dK(z_c, z_s))
+                 - [c in S] v_c grad f(z_c)
 
     with ``w_k`` = d(objective)/d f(z_k) on the validation points (for the mean
     hinge loss, ``-y_k / m`` inside the margin) and ``v = M^-1 [K_SV w; sum w]``.
@@ -170,7 +171,8 @@ def objective(kind: str, f: np.ndarray, y: np.ndarray, *, svm: bool) -> tuple[fl
     m = len(y)
     if kind == "loss":
         if svm:
-            return float(np.maximum(0.0, 1.0 - ypm * f).mean()), np.where(ypm * f < 1.0, -ypm / m, 0.0)
+            loss = float(np.maximum(0.0, 1.0 - ypm * f).mean())
+            return loss, np.where(ypm * f < 1.0, -ypm / m, 0.0)
         return float(np.logaddexp(0.0, -ypm * f).mean()), -ypm * _sigmoid(-ypm * f) / m
     rms = float(np.sqrt(np.mean(f ** 2))) or 1.0
     a = -ypm * f / (ERROR_TEMPERATURE * rms)

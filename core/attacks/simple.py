@@ -64,7 +64,8 @@ class TargetedFlip(Attack):
 
     def poison(self, X, y, *, model=None, random_state=None) -> PoisonedSet:
         if model is None:
-            raise ValueError("targeted_flip needs the victim model (model=...) to find the boundary")
+            raise ValueError("targeted_flip needs the victim model (model=...) to find the "
+                             "boundary")
         clean = fit_clone(model, X, y)
         margin = np.abs(clean.decision_function(X))
         candidates = np.flatnonzero(y == self.flip_class)
@@ -136,7 +137,8 @@ class Injection(Attack):
             raise ValueError("injection needs training data with both classes")
         rs = check_random_state(random_state)
         n = budget(self.rate, len(y))
-        pts = self.centre(X, y) + rs.normal(scale=self.spread * self._scale(X), size=(n, X.shape[1]))
+        pts = self.centre(X, y) + rs.normal(scale=self.spread * self._scale(X),
+                                            size=(n, X.shape[1]))
         X_p = np.vstack([X, pts])
         y_p = np.concatenate([y, np.full(n, self.label, dtype=y.dtype)])
         mask = np.concatenate([np.zeros(len(y), dtype=bool), np.ones(n, dtype=bool)])

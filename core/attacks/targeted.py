@@ -19,9 +19,10 @@ def pick_targets(X: np.ndarray, y: np.ndarray, margin: np.ndarray, *, n_targets:
 
     Among the training points labelled ``1 - target_label`` that the clean
     model also classifies so (``margin`` is its decision function, positive =
-    class 1; if it classifies none so, all of them: the attacker has nothing left to
-    win, and the target success rate of the clean model says so), take the one at quantile ``depth`` of the distance from the
-    boundary (0 = the closest, 1 = the deepest) as the anchor; the targets are
+    class 1; if it classifies none so, all of them: the attacker has nothing left
+    to win, and the target success rate of the clean model says so), take the one
+    at quantile ``depth`` of the distance from the boundary (0 = the closest, 1 =
+    the deepest) as the anchor; the targets are
     the anchor and its ``n_targets - 1`` nearest such points (standardized
     features). Deterministic: ties are broken by row index.
     """

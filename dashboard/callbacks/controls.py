@@ -10,8 +10,13 @@ from core import DEFENSES, SCENARIOS, scenario_config
 from core.datasets import CSV, DATASETS
 from dashboard import ids
 from dashboard.state import (
-    FIELDS, N_SAMPLES_RANGE, config_from_controls, controls_from_config, default_config,
-    query_from_state, state_from_query,
+    FIELDS,
+    N_SAMPLES_RANGE,
+    config_from_controls,
+    controls_from_config,
+    default_config,
+    query_from_state,
+    state_from_query,
 )
 
 CONFIG_STORE = "config-store"
@@ -96,7 +101,7 @@ def register(app: Dash) -> None:
         *(Input(cid, "value") for cid in _FIELD_IDS),
     )
     def sync(search, scenario, auto, *values):
-        out = sync_state(search, scenario, dict(zip(_FIELD_IDS, values)), bool(auto),
+        out = sync_state(search, scenario, dict(zip(_FIELD_IDS, values, strict=False)), bool(auto),
                          ctx.triggered_id)
         controls = out["controls"] or {}
         return (out["search"], out["store"], out["story"], out["scenario"], out["auto"],
