@@ -186,7 +186,8 @@ def test_a_background_experiment_that_runs_too_long_stops_with_a_clear_message(m
     release = threading.Event()
 
     def never_converges(config, *, progress=None):
-        release.wait(30)  # stands in for a libsvm fit that takes minutes (it releases the GIL)
+        while not release.wait(0.001):  # stands in for a libsvm fit that takes minutes
+            sum(i * i for i in range(20_000))  # (CPU-bound)
         raise AssertionError("the job should have given up by now")
 
     monkeypatch.setattr(experiment, "run_experiment", never_converges)
@@ -198,7 +199,8 @@ def test_a_background_experiment_that_runs_too_long_stops_with_a_clear_message(m
     finally:
         release.set()
     assert time.perf_counter() - start < 5
-    assert finished["key"] == slow.key() and finished["error"].startswith("Stopped after 0.5 s")
+    assert finished["key"] == slow.key()
+    assert finished["error"].startswith("Stopped after 0.5 s of computing")
     assert "python -m core run --config" in finished["error"]
     out = update_panels(store_of(slow), finished, "bg-result")
     assert out[8] == finished["error"] and out[9] is True  # shown in the alert
@@ -206,6 +208,37 @@ def test_a_background_experiment_that_runs_too_long_stops_with_a_clear_message(m
     assert experiment.job_time_limit() == 120
     monkeypatch.setenv("POISONLAB_JOB_TIME_LIMIT", "30")
     assert experiment.job_time_limit() == 30
+
+
+def test_a_background_experiment_that_only_waits_for_the_cpu_is_not_called_too_slow(
+        monkeypatch):
+    """Jobs run at the lowest priority: waiting for a core is not the model's fault. The
+    limit counts the job's CPU; a job that waited 10x the limit is stopped as too busy."""
+    import threading
+    import time
+
+    from dashboard.callbacks import experiment
+
+    release = threading.Event()
+
+    def starved(config, *, progress=None):
+        release.wait(30)  # uses no CPU: a job that never gets a core
+        raise AssertionError("the job should have given up by now")
+
+    monkeypatch.setattr(experiment, "run_experiment", starved)
+    slow = SMALL.replace(attack="gradient", seed=78)
+    start = time.perf_counter()
+    try:
+        finished = compute_in_background(lambda _: None, {"config": slow.to_dict()},
+                                         time_limit=0.2)
+    finally:
+        release.set()
+    waited = time.perf_counter() - start
+    assert experiment.BUSY_FACTOR * 0.2 <= waited < 5
+    assert finished["busy"] and finished["timed_out"]
+    assert "the server was too busy" in finished["error"]
+    out = update_panels(store_of(slow), finished, "bg-result")
+    assert "too busy" in out[0]["layout"]["annotations"][0]["text"]
 
 
 def test_fast_configs_are_not_sent_to_the_background():
