@@ -425,8 +425,8 @@ def main(argv=None) -> int:
         print(f"\n{title}:")
         for seconds, c in sorted(items, key=lambda s: -s[0])[:5]:
             print(f"  {seconds:6.2f} s  {c.get('dataset')} n={c.get('n_samples')} "
-                  f"{c.get('attack')} {c.get('defense')} {c.get('model')}/{c.get('kernel')} "
-                  f"C={c.get('C')}")
+                  f"{c.get('attack')}@{c.get('poison_rate')} {c.get('defense')} "
+                  f"{c.get('model')}/{c.get('kernel')} C={c.get('C')} seed={c.get('seed')}")
     by_defense: dict[str, list[float]] = defaultdict(list)
     for seconds, c in slow:
         by_defense[str(c.get("defense"))].append(seconds)
