@@ -331,17 +331,21 @@ def test_trusted_relabel_gives_a_flipped_band_its_labels_back():
                                                  trusted=tr)
     m = detection_metrics(p.is_poison, s.is_clean, score=s.score)
     assert m.precision >= 0.8 and m.recall >= 0.8 and m.roc_auc > 0.9
-    # every row is kept; the flipped rows get the label they had before the attack
-    assert s.relabels and s.keep.all()
-    assert np.array_equal(s.y, np.where(s.is_clean, p.y, 1 - p.y))
-    caught = p.is_poison & ~s.is_clean
+    # the flipped rows get the label they had before the attack; the few rows whose
+    # neighbours (trusted ones among them) overrule the cells are dropped, and flagged
+    assert s.relabels and 0.9 < s.keep.mean() < 1.0
+    assert not s.is_clean[~s.keep].any()
+    kept = s.keep
+    assert np.array_equal(s.y[kept], np.where(s.is_clean, p.y, 1 - p.y)[kept])
+    caught = p.is_poison & ~s.is_clean & kept
+    assert caught.sum() > 0.8 * p.is_poison.sum()
     assert np.array_equal(s.y[caught], d.y_train[caught])
     # cells the trusted-only model already fits with margin are kept without refits
-    assert (s.score <= -1.0).sum() > 0.3 * len(p.y) and s.is_clean[s.score <= 0].all()
+    assert (s.score <= -1.0).sum() > 0.3 * len(p.y)
     one = make_defense("trusted_relabel", partitions=1).sanitize(p.X, p.y, model=MODEL,
                                                                  random_state=0, trusted=tr)
     cells = spatial_batches(StandardScaler().fit_transform(p.X), p.y, 10)
-    assert all(len(set(one.is_clean[c])) == 1 for c in cells)  # one cutting: cells share it
+    assert all(len(set(one.score[c] > 0)) == 1 for c in cells)  # one cutting: cells share it
 
 
 def test_trusted_relabel_recovers_more_than_dropping_a_flipped_band():
@@ -505,7 +509,7 @@ def test_thorough_trusted_relabel_drops_only_flagged_rows_and_wins_back_accuracy
                 p.X, p.y, model=prep.model, random_state=defense_seed, trusted=prep.trusted)
             assert s.relabels and (~s.is_clean[~s.keep]).all()
             assert np.array_equal(s.y[s.is_clean], p.y[s.is_clean])
-            assert s.keep.all() != thorough  # only the thorough form drops the unsure
+            assert 0.8 < s.keep.mean() < 1.0  # a few rows the cells and the vote dispute
             fitted = make_model("svm").fit(p.X[s.keep], s.y[s.keep])
             poisoned = make_model("svm").fit(p.X, p.y).score(prep.X_test, prep.y_test)
             gained[thorough].append(fitted.score(prep.X_test, prep.y_test) - poisoned)
