@@ -177,7 +177,8 @@ def test_slow_configs_run_as_background_jobs_with_progress():
     assert all(v is no_update for v in stale)
 
 
-def test_a_background_experiment_that_runs_too_long_stops_with_a_clear_message(monkeypatch):
+def _job_that_never_ends(monkeypatch, seed: int, time_limit: float, *, burn_cpu: bool):
+    """Run a background experiment whose fit never ends; returns (its answer, seconds)."""
     import threading
     import time
 
@@ -185,24 +186,31 @@ def test_a_background_experiment_that_runs_too_long_stops_with_a_clear_message(m
 
     release = threading.Event()
 
-    def never_converges(config, *, progress=None):
-        while not release.wait(0.001):  # stands in for a libsvm fit that takes minutes
-            sum(i * i for i in range(20_000))  # (CPU-bound)
+    def never_ends(config, *, progress=None):
+        while not release.wait(0.001 if burn_cpu else 30):
+            sum(i * i for i in range(20_000))  # a libsvm fit that takes minutes (CPU-bound)
         raise AssertionError("the job should have given up by now")
 
-    monkeypatch.setattr(experiment, "run_experiment", never_converges)
-    slow = SMALL.replace(attack="gradient", seed=77)
+    monkeypatch.setattr(experiment, "run_experiment", never_ends)
+    config = SMALL.replace(attack="gradient", seed=seed)
     start = time.perf_counter()
     try:
-        finished = compute_in_background(lambda _: None, {"config": slow.to_dict()},
-                                         time_limit=0.5)
+        finished = compute_in_background(lambda _: None, {"config": config.to_dict()},
+                                         time_limit=time_limit)
     finally:
         release.set()
-    assert time.perf_counter() - start < 5
-    assert finished["key"] == slow.key()
+    assert finished["key"] == config.key() and finished["timed_out"]
+    return finished, update_panels(store_of(config), finished, "bg-result"), \
+        time.perf_counter() - start
+
+
+def test_a_background_experiment_that_runs_too_long_stops_with_a_clear_message(monkeypatch):
+    from dashboard.callbacks import experiment
+
+    finished, out, seconds = _job_that_never_ends(monkeypatch, 77, 0.5, burn_cpu=True)
+    assert seconds < 5
     assert finished["error"].startswith("Stopped after 0.5 s of computing")
     assert "python -m core run --config" in finished["error"]
-    out = update_panels(store_of(slow), finished, "bg-result")
     assert out[8] == finished["error"] and out[9] is True  # shown in the alert
     assert "too slow" in out[0]["layout"]["annotations"][0]["text"]
     assert experiment.job_time_limit() == 120
@@ -214,30 +222,11 @@ def test_a_background_experiment_that_only_waits_for_the_cpu_is_not_called_too_s
         monkeypatch):
     """Jobs run at the lowest priority: waiting for a core is not the model's fault. The
     limit counts the job's CPU; a job that waited 10x the limit is stopped as too busy."""
-    import threading
-    import time
-
     from dashboard.callbacks import experiment
 
-    release = threading.Event()
-
-    def starved(config, *, progress=None):
-        release.wait(30)  # uses no CPU: a job that never gets a core
-        raise AssertionError("the job should have given up by now")
-
-    monkeypatch.setattr(experiment, "run_experiment", starved)
-    slow = SMALL.replace(attack="gradient", seed=78)
-    start = time.perf_counter()
-    try:
-        finished = compute_in_background(lambda _: None, {"config": slow.to_dict()},
-                                         time_limit=0.2)
-    finally:
-        release.set()
-    waited = time.perf_counter() - start
-    assert experiment.BUSY_FACTOR * 0.2 <= waited < 5
-    assert finished["busy"] and finished["timed_out"]
-    assert "the server was too busy" in finished["error"]
-    out = update_panels(store_of(slow), finished, "bg-result")
+    finished, out, seconds = _job_that_never_ends(monkeypatch, 78, 0.2, burn_cpu=False)
+    assert experiment.BUSY_FACTOR * 0.2 <= seconds < 5
+    assert finished["busy"] and "the server was too busy" in finished["error"]
     assert "too busy" in out[0]["layout"]["annotations"][0]["text"]
 
 
