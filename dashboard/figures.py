@@ -61,6 +61,13 @@ def color_limit(result: ExperimentResult) -> float:
     return float(np.percentile(values, 95)) or 1.0
 
 
+def handled(result: ExperimentResult) -> str:
+    """What the defense did to the points it flagged: dropped, relabelled, or either."""
+    if not result.relabels:
+        return "dropped"
+    return "relabelled" if result.kept.all() else "relabelled or dropped"
+
+
 def _points(X: np.ndarray, labels: np.ndarray, class_names, *, name: str) -> list[dict]:
     """One marker trace per class; ``X`` is already in the view's 2-D coordinates."""
     traces = []
@@ -151,7 +158,7 @@ def decision_panel_spec(result: ExperimentResult, panel: str, *, height: int = 3
         if panel == "defended":
             flagged = ~result.is_clean
             if flagged.any():
-                verb = "relabelled" if result.relabels else "flagged"
+                verb = handled(result) if result.relabels else "flagged"
                 data.append(dict(
                     type="scatter", x=typed(X[flagged, 0]), y=typed(X[flagged, 1]),
                     mode="markers",

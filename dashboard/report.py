@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.io as pio
 
 from core import ExperimentResult, __version__
-from dashboard.figures import PANELS, decision_panel, sweep_figure
+from dashboard.figures import PANELS, decision_panel, handled, sweep_figure
 
 _CSS = """
 body{font-family:Inter,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#1f2937;margin:24px;}
@@ -43,7 +43,7 @@ def html_report(result: ExperimentResult, sweep: pd.DataFrame | None = None) -> 
     d = result.detection
     score = _table([("precision", f"{d.precision:.3f}"), ("recall", f"{d.recall:.3f}"),
                     ("F1", f"{d.f1:.3f}"), ("poison caught", f"{d.n_poison_caught} / {d.n_poison}"),
-                    ("clean points " + ("relabelled" if result.relabels else "dropped"),
+                    ("clean points " + handled(result),
                      d.n_clean_lost)])
     sweep_html = ""
     if sweep is not None and len(sweep):

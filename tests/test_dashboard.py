@@ -563,6 +563,23 @@ def test_a_targeted_attack_shows_its_targets_and_their_fate():
     assert not [t for t in decision_panel(plain, "clean").data if t.name == "attacker's targets"]
 
 
+def test_the_scorecard_says_what_the_defense_did_to_the_clean_points_it_flagged():
+    from dashboard.callbacks.experiment import scorecard
+
+    base = ExperimentConfig(dataset="moons", attack="targeted_flip", trusted_fraction=0.1,
+                            grid_resolution=0, seed=3)
+    said = {}
+    for defense in ("isolation_forest", "knn_sanitize", "trusted_relabel"):
+        r = run_experiment(base.replace(defense=defense))
+        said[defense] = (str(scorecard(r)), r)
+    assert ", dropped" in said["isolation_forest"][0]
+    knn = said["knn_sanitize"][0]  # relabels and keeps every row
+    assert ", relabelled" in knn and "or dropped" not in knn
+    relabel = said["trusted_relabel"][1]
+    assert relabel.relabels and not relabel.kept.all()  # it relabels, and drops a few
+    assert ", relabelled or dropped" in said["trusted_relabel"][0]
+
+
 def test_both_pages_load_the_small_plotly_bundle_of_the_same_plotly_js_version():
     """The lab and the story draw only cartesian traces, so they load plotly.js's cartesian
     bundle (1.5 MB, not 4.8 MB). Its version must be the one the plotly package ships, and

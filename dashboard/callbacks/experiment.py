@@ -17,7 +17,7 @@ from core.datasets import CSV, DATASETS
 from dashboard import ids
 from dashboard.cache import results_cache
 from dashboard.callbacks.upload import upload_table
-from dashboard.figures import PANELS, decision_panel_spec, message_figure
+from dashboard.figures import PANELS, decision_panel_spec, handled, message_figure
 from dashboard.job_priority import lower_job_priority
 
 CACHE_SIZE = 48  # per worker process; each entry is one result with its three figures
@@ -179,13 +179,13 @@ def scorecard(r: ExperimentResult) -> Any:
     d = r.detection
     if r.config.defense == "none":
         return html.P("No defense: the model retrains on everything.", className="text-muted")
-    verb = "relabelled" if r.relabels else "dropped"
+    verb = handled(r)
     rows = [
         ("Precision", f"{d.precision:.0%}", "of flagged points are poison"),
         ("Recall", f"{d.recall:.0%}", "of the poison is flagged"),
         ("F1", f"{d.f1:.2f}", "balance of the two"),
         ("Poison caught", f"{d.n_poison_caught} / {d.n_poison}", ""),
-        (f"Clean points {verb}", f"{d.n_clean_lost}", f"of {r.n_train}"),
+        ("Clean points flagged", f"{d.n_clean_lost}", f"of {r.n_train}, {verb}"),
     ]
     if r.target_success is not None:
         n, want = len(r.targets), r.class_names[r.target_label]
