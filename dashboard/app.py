@@ -22,7 +22,7 @@ from dashboard.cache import (
     signing_secret,
 )
 from dashboard.callbacks import register
-from dashboard.job_priority import job_niceness
+from dashboard.job_priority import job_niceness, lower_job_priority
 from dashboard.layout import MAX_UPLOAD_BYTES, build_layout
 from dashboard.story import create_story_app
 
@@ -64,8 +64,21 @@ class OwnResultSlots:
         return inputs + secrets.token_hex(16)
 
 
-class JobManager(OwnResultSlots, DiskcacheManager):
-    """Dash's DiskcacheManager, one result slot per started job, and no lost results."""
+class LowPriorityJobs:
+    """Every background job lowers its own CPU priority before it runs the callback
+    (``dashboard.job_priority``), so the viewers' requests never queue behind it."""
+
+    def make_job_fn(self, fn, progress, key=None):
+        def at_low_priority(*args, **kwargs):  # no functools.wraps: dill could not pickle it
+            lower_job_priority()
+            return fn(*args, **kwargs)
+
+        return super().make_job_fn(at_low_priority, progress, key)
+
+
+class JobManager(OwnResultSlots, LowPriorityJobs, DiskcacheManager):
+    """Dash's DiskcacheManager: one result slot per started job, jobs at low priority, and
+    no lost results."""
 
     def terminate_job(self, job):
         """Dash's, without its race: when a finished job's process exited between Dash's
@@ -85,8 +98,8 @@ def background_manager(celery_app=None):
     if celery_app is not None:
         from dash import CeleryManager
 
-        class CeleryJobManager(OwnResultSlots, CeleryManager):
-            """Dash's CeleryManager, one result slot per started job."""
+        class CeleryJobManager(OwnResultSlots, LowPriorityJobs, CeleryManager):
+            """Dash's CeleryManager, one result slot per started job, at low priority."""
 
         return CeleryJobManager(celery_app, expire=JOB_EXPIRE)
     start_jobs_from_a_fork_server()

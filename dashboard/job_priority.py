@@ -1,9 +1,10 @@
 """Background jobs yield the CPU to viewers' interactive requests.
 
-Every background callback (experiment, sweep, matrix) calls :func:`lower_job_priority`
-first. A sweep or an optimizing attack runs for seconds to minutes behind a progress bar,
-so it can wait; a control change should not wait behind it. Under ``scripts/loadtest.py``
-the jobs used more CPU than the main updates, and at equal priority a 0.3 s view took
+Every background job (experiment, sweep, matrix; with either job manager) calls
+:func:`lower_job_priority` before its callback (``dashboard.app.LowPriorityJobs``). A
+sweep or an optimizing attack runs for seconds to minutes behind a progress bar, so it
+can wait; a control change should not wait behind it. Under ``scripts/loadtest.py`` the
+jobs used more CPU than the main updates, and at equal priority a 0.3 s view took
 several seconds.
 
 ``POISONLAB_JOB_NICE`` (default 19, the lowest priority; 0 leaves it alone). On Linux a

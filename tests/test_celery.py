@@ -135,6 +135,14 @@ def test_a_sweep_runs_on_the_celery_worker(stack):
     assert len(fig.data) == 6 and list(fig.data[-1].x) == pytest.approx(rates)
     log = open(worker_log).read()
     assert re.search(r"Task background_callback_\w+\[[-\w]+\] succeeded", log), log[-2000:]
+    # the pool process that ran it has yielded the CPU (dashboard.app.LowPriorityJobs)
+    import psutil
+
+    celery = {p.pid: p for p in psutil.process_iter(["cmdline", "ppid"])
+              if "dashboard.app:celery_app" in " ".join(p.info["cmdline"] or [])}
+    pool = [p for p in celery.values() if p.info["ppid"] in celery]
+    assert len(pool) == 1 and pool[0].nice() == 19  # --concurrency=1: it ran the sweep
+    assert {p.nice() for p in celery.values() if p not in pool} == {psutil.Process().nice()}
 
 
 def test_a_slow_experiment_result_reaches_the_web_process_through_redis(stack):

@@ -18,7 +18,6 @@ from dashboard import ids
 from dashboard.cache import results_cache
 from dashboard.callbacks.upload import upload_table
 from dashboard.figures import PANELS, decision_panel_spec, handled, message_figure
-from dashboard.job_priority import lower_job_priority
 
 CACHE_SIZE = 48  # per worker process; each entry is one result with its three figures
 #: attacks that optimize for a while; they run as background jobs with progress
@@ -303,7 +302,6 @@ def register(app: Dash) -> None:
         prevent_initial_call=True,
     )
     def run_job(set_progress, job):
-        lower_job_priority()
         if not job:
             return no_update
         return compute_in_background(set_progress, job)

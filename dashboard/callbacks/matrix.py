@@ -15,7 +15,6 @@ from dashboard.cache import results_cache
 from dashboard.callbacks.experiment import compute, runs_in_background
 from dashboard.callbacks.sweep import dask_scheduler, sweep_key
 from dashboard.figures import detection_figure, matrix_figure, message_figure
-from dashboard.job_priority import lower_job_priority
 
 MATRIX_SEED_CHOICES = (1, 3, 5)
 
@@ -118,7 +117,6 @@ def register(app: Dash) -> None:
         prevent_initial_call=True,
     )
     def run_matrix_job(set_progress, _n_clicks, store, seeds):
-        lower_job_priority()
         return compute_matrix(set_progress, store, seeds)
 
     app.callback(

@@ -15,7 +15,6 @@ from core import ExperimentConfig, run_sweep
 from core.sweeps import summarize_sweep
 from dashboard import ids
 from dashboard.figures import message_figure, sweep_figure
-from dashboard.job_priority import lower_job_priority
 
 MAX_RATES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 SEED_CHOICES = (1, 3, 5, 10)
@@ -117,7 +116,6 @@ def register(app: Dash) -> None:
         prevent_initial_call=True,
     )
     def run_sweep_job(set_progress, _n_clicks, store, max_rate, seeds):
-        lower_job_priority()
         return compute_sweep(set_progress, store, max_rate, seeds)
 
     app.callback(
