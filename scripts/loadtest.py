@@ -305,6 +305,9 @@ def main(argv=None) -> int:
     if not 1 <= args.users <= 200 or not 1 <= args.duration <= 900:
         parser.error("--users must be 1..200 and --duration 1..900 s")
 
+    from dashboard.bench import cpu_reference_ms
+
+    reference = cpu_reference_ms()  # before the server starts: the host's speed alone
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     cache = tempfile.mkdtemp(prefix="poisonlab-load-")
@@ -401,6 +404,9 @@ def main(argv=None) -> int:
           f"{os.environ.get('GUNICORN_THREADS', '4')} threads; {args.users} users for "
           f"{elapsed:.0f} s, think {args.think[0]:g}-{args.think[1]:g} s; "
           f"{psutil.cpu_count()} cores")
+    print(f"CPU reference: {reference:.0f} ms (the lab's default view, cold, median of 5; "
+          "~220 ms on this 2-core machine when the host is quiet, where the p95 bar held in 7 "
+          "of 7 runs; a slower figure means a busy or throttled host)")
     print(f"load average before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}"
           f", after {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")
     used = {k: cpu_after[k] - cpu_before[k] for k in cpu_after}
