@@ -82,7 +82,8 @@ def test_registry_metadata_is_consistent():
         for field in cls.config_params:
             assert hasattr(cfg, field)
     assert [n for n, c in DEFENSES.items() if c.needs_trusted] == ["roni", "trusted_knn",
-                                                                   "trusted_relabel"]
+                                                                   "trusted_relabel",
+                                                                   "trusted_reject"]
     uses = {n for n, c in DEFENSES.items() if "contamination" in c.config_params}
     assert uses == {"isolation_forest", "lof", "label_aware_iforest", "sphere", "slab", "trim"}
 
@@ -357,6 +358,61 @@ def test_trusted_relabel_recovers_more_than_dropping_a_flipped_band():
     assert got["trusted_relabel"] >= 0.8 and got["trusted_relabel"] > got["oracle"]
 
 
+def test_trusted_reject_drops_exactly_the_rows_trusted_relabel_flags(poisoned, trusted):
+    args = dict(model=MODEL, random_state=0, trusted=trusted)
+    mend = make_defense("trusted_relabel").sanitize(poisoned.X, poisoned.y, **args)
+    drop = make_defense("trusted_reject").sanitize(poisoned.X, poisoned.y, **args)
+    assert not drop.relabels and mend.relabels
+    assert np.array_equal(drop.is_clean, mend.is_clean) and (~drop.is_clean).any()
+    assert np.array_equal(drop.keep, drop.is_clean) and np.array_equal(drop.y, poisoned.y)
+    assert np.array_equal(drop.score, mend.score)
+
+
+def test_trusted_reject_reuses_the_verdicts_of_trusted_relabel(poisoned, trusted, monkeypatch):
+    from core.defenses import relabel
+    calls = []
+    real = relabel.TrustedRelabel._verdicts
+
+    def counted(self, *args):
+        calls.append(self.name)
+        return real(self, *args)
+
+    monkeypatch.setattr(relabel.TrustedRelabel, "_verdicts", counted)
+    monkeypatch.setattr(relabel, "_MEMO", relabel.OrderedDict())
+    args = dict(model=MODEL, trusted=trusted)
+    first = make_defense("trusted_relabel").sanitize(poisoned.X, poisoned.y, random_state=1, **args)
+    make_defense("trusted_reject").sanitize(poisoned.X, poisoned.y, random_state=1, **args)
+    again = make_defense("trusted_relabel").sanitize(poisoned.X, poisoned.y, random_state=1, **args)
+    assert calls == ["trusted_relabel"]
+    assert np.array_equal(first.y, again.y) and np.array_equal(first.score, again.score)
+    again.score[:] = 0  # a caller changing its report does not change the memo
+    make_defense("trusted_relabel").sanitize(poisoned.X, poisoned.y, random_state=2, **args)
+    make_defense("trusted_reject", partitions=3).sanitize(poisoned.X, poisoned.y, random_state=1,
+                                                          **args)
+    make_defense("trusted_reject").sanitize(poisoned.X, poisoned.y, random_state=None, **args)
+    flipped = poisoned.y.copy()
+    flipped[0] = 1 - flipped[0]
+    make_defense("trusted_reject").sanitize(poisoned.X, flipped, random_state=1, **args)
+    assert len(calls) == 5  # another seed, other parameters, no seed, other labels: refits
+    third = make_defense("trusted_relabel").sanitize(poisoned.X, poisoned.y, random_state=1, **args)
+    assert len(calls) == 5 and np.array_equal(third.score, first.score)
+
+
+def test_relabelling_wins_against_flips_and_dropping_against_injections():
+    # seeds outside the development (100+) and the reported (0-4) ones
+    table = run_matrix(ExperimentConfig(dataset="blobs", seed=10),
+                       attacks=["targeted_flip", "targeted_injection"],
+                       defenses=["trusted_relabel", "trusted_reject"], rate=0.2, seeds=3)
+    got = {(r.attack, r.defense): r for r in table.itertuples()}
+    for attack in ("targeted_flip", "targeted_injection"):
+        mend, drop = got[attack, "trusted_relabel"], got[attack, "trusted_reject"]
+        assert mend.f1_mean == pytest.approx(drop.f1_mean)  # the same rows are flagged
+    assert (got["targeted_flip", "trusted_relabel"].recovered_mean
+            > got["targeted_flip", "trusted_reject"].recovered_mean + 0.1)
+    assert (got["targeted_injection", "trusted_reject"].recovered_mean
+            > got["targeted_injection", "trusted_relabel"].recovered_mean)
+
+
 @pytest.mark.parametrize("name, kwargs, match", [
     ("isolation_forest", {"contamination": 0.9},
      r"contamination=0.9 is out of range; expected a number in \(0, 0.5\]"),
@@ -379,6 +435,7 @@ def test_trusted_relabel_recovers_more_than_dropping_a_flipped_band():
     ("trusted_relabel", {"batch_size": 0}, r"batch_size=0 is out of range"),
     ("trusted_relabel", {"partitions": 11}, r"partitions=11 is out of range; .* \[1, 10\]"),
     ("trusted_relabel", {"thorough": 1}, r"thorough=1 is not True or False"),
+    ("trusted_reject", {"mode": "mend"}, r"mode='mend' is not one of"),
     ("trim", {"contamination": 0.51}, r"contamination=0.51 is out of range"),
     ("spheres", {}, r"defense='spheres' is not one of: none, oracle"),
 ])

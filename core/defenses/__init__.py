@@ -30,7 +30,9 @@ The registry, in order (what each defense sees besides the features):
 - ``trim``: high loss under trimmed refits (Jagielski et al. 2018; model);
 - ``trusted_knn``: the nearest trusted points disagree (Paudice et al. 2018; labels, trusted data);
 - ``trusted_relabel``: relabel batches whose flipped labels fit trusted data better
-  (after DUTI, Zhang et al. 2018; model, trusted data).
+  (after DUTI, Zhang et al. 2018; model, trusted data);
+- ``trusted_reject``: drop those batches instead, better against injected points
+  (model, trusted data).
 """
 
 from __future__ import annotations
@@ -45,19 +47,19 @@ from core.defenses.outliers import (
     LabelAwareIsolationForest,
     LocalOutlierFactorDefense,
 )
-from core.defenses.relabel import TrustedRelabel
+from core.defenses.relabel import TrustedReject, TrustedRelabel
 from core.defenses.training import RONI, Trim
 from core.defenses.trusted import TrustedKNN
 
 __all__ = ["Sanitized", "Defense", "NoDefense", "Oracle", "IsolationForestDefense",
            "LocalOutlierFactorDefense", "LabelAwareIsolationForest", "KNNSanitize", "Sphere",
-           "Slab", "RONI", "Trim", "TrustedKNN", "TrustedRelabel", "DEFENSES", "AUTO_SHARE",
-           "make_defense", "defense_from_config", "check_contamination"]
+           "Slab", "RONI", "Trim", "TrustedKNN", "TrustedRelabel", "TrustedReject", "DEFENSES",
+           "AUTO_SHARE", "make_defense", "defense_from_config", "check_contamination"]
 
 DEFENSES: dict[str, type[Defense]] = {
     cls.name: cls for cls in (NoDefense, Oracle, IsolationForestDefense, KNNSanitize,
                               LocalOutlierFactorDefense, LabelAwareIsolationForest, Sphere, Slab,
-                              RONI, Trim, TrustedKNN, TrustedRelabel)
+                              RONI, Trim, TrustedKNN, TrustedRelabel, TrustedReject)
 }
 
 
@@ -73,7 +75,8 @@ def defense_from_config(config) -> Defense:
     Each defense class lists the config fields it reads in ``config_params``
     (config field -> constructor parameter): ``contamination`` for the
     outlier detectors, sphere, slab and trim; ``knn_k`` / ``knn_threshold``
-    for the kNN votes; none for ``none``, ``oracle``, ``roni`` and ``trusted_relabel``.
+    for the kNN votes; none for ``none``, ``oracle``, ``roni``, ``trusted_relabel`` and
+    ``trusted_reject``.
     """
     cls = DEFENSES[check_choice("defense", config.defense, DEFENSES)]
     return cls(**{param: getattr(config, field) for field, param in cls.config_params.items()})
