@@ -153,18 +153,18 @@ class RONI(Defense):
         svm = is_svm(clf)
         impact = np.zeros(len(cells))
         kfold = StratifiedKFold(folds, shuffle=True, random_state=random_state)
+        est = clone(clf)  # refitted from scratch each time (the victims have no warm start)
         with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
             for base, quiz in kfold.split(Z_t, y_t):
                 Z_b, y_b, Z_q, y_q = Z_t[base], y_t[base], Z_t[quiz], y_t[quiz]
-                fitted = clone(clf).fit(Z_b, y_b)
-                before = victim_loss(fitted, Z_q, y_q).mean()
-                inside = (2 * y - 1) * fitted.decision_function(Z) < 1.0
+                est.fit(Z_b, y_b)
+                before = victim_loss(est, Z_q, y_q).mean()
+                inside = (2 * y - 1) * est.decision_function(Z) < 1.0
                 for j, rows in enumerate(cells):
                     if svm and not inside[rows].any():
                         continue  # zero-loss points leave the SVM solution unchanged
-                    with_cell = clone(clf).fit(np.vstack([Z_b, Z[rows]]),
-                                               np.concatenate([y_b, y[rows]]))
-                    impact[j] += victim_loss(with_cell, Z_q, y_q).mean() - before
+                    est.fit(np.vstack([Z_b, Z[rows]]), np.concatenate([y_b, y[rows]]))
+                    impact[j] += victim_loss(est, Z_q, y_q).mean() - before
         impact /= folds
         centre = np.median(impact)
         spread = 1.4826 * np.median(np.abs(impact - centre))
