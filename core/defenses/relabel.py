@@ -17,7 +17,7 @@ from core._validation import check_choice, check_int
 from core.defenses.base import Defense, Sanitized, victim_loss
 from core.defenses.training import spatial_batches, victim_view
 
-__all__ = ["TrustedRelabel", "TrustedReject", "trusted_vote"]
+__all__ = ["TrustedRelabel", "TrustedReject", "clear_verdict_memo", "trusted_vote"]
 
 #: a point that this share of the cuttings, but not all, would flip is dropped
 UNSURE_SHARE = 0.75
@@ -28,6 +28,12 @@ VOTE_K, VOTE_SHARE = 10, 0.6
 MEMO_SIZE = 4
 _MEMO: OrderedDict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = OrderedDict()
 _MEMO_LOCK = threading.Lock()
+
+
+def clear_verdict_memo() -> None:
+    """Forget the memoized verdicts (for benchmarks that time a cold run)."""
+    with _MEMO_LOCK:
+        _MEMO.clear()
 
 
 def _memo_key(defense: TrustedRelabel, X: np.ndarray, y: np.ndarray, X_t: np.ndarray,
