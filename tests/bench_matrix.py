@@ -22,7 +22,8 @@ Prints, with the machine's load average (timings on a busy machine are not a fai
 Seeds: the bars are reported on seeds 0-4 (the default). Defense defaults are chosen on
 development seeds (``--first-seed 100``; ``knn_sanitize`` on 100-199, ``trusted_relabel``
 on 100-119 and its reconciling vote on 100-129 of all five datasets; its opt-in
-``thorough`` rules on 100-129, moons and loan), never on the reported ones.
+``thorough`` rules on 100-129, moons and loan; dropping instead of relabelling,
+``trusted_reject``, on 100-149), never on the reported ones.
 """
 
 from __future__ import annotations
