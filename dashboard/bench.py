@@ -26,6 +26,7 @@ import statistics
 import time
 
 from core import ExperimentConfig, scenario_config
+from core.defenses import clear_memos
 from dashboard.callbacks.experiment import PANEL_OUTPUTS
 from dashboard.state import default_config
 
@@ -48,6 +49,7 @@ def time_update(client, config: ExperimentConfig, *, cold: bool) -> tuple[float,
 
     if cold:
         _cached.cache_clear()
+        clear_memos()  # and core's (forests' scores, trusted verdicts)
     if runs_in_background(config):  # what the background job + the render do, in-process
         import plotly
 
@@ -207,6 +209,7 @@ def cpu_reference_ms() -> float:
     times = []
     for seed in range(1, 6):
         _cached.cache_clear()
+        clear_memos()
         start = time.perf_counter()
         compute(config.replace(seed=seed))
         times.append(time.perf_counter() - start)

@@ -43,8 +43,7 @@ import pandas as pd  # noqa: E402
 from core import ExperimentConfig, run_experiment, run_matrix  # noqa: E402
 from core.attacks import ATTACKS, make_attack  # noqa: E402
 from core.datasets import make_dataset  # noqa: E402
-from core.defenses import DEFENSES, make_defense  # noqa: E402
-from core.defenses.relabel import clear_verdict_memo  # noqa: E402
+from core.defenses import DEFENSES, clear_memos, make_defense  # noqa: E402
 from core.experiment import derive_seeds  # noqa: E402
 from core.metrics import detection_metrics  # noqa: E402
 
@@ -68,7 +67,7 @@ def single_runs(repeats: int) -> list[dict]:
         run_experiment(cfg)  # warm-up
         times, parts = [], []
         for _ in range(repeats):
-            clear_verdict_memo()  # time the refits, not a memo hit
+            clear_memos()  # time the fits, not a memo hit
             r = run_experiment(cfg)
             times.append(r.timings["total"])
             parts.append(r.timings.get("defense", float("nan")))

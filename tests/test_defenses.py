@@ -368,6 +368,40 @@ def test_trusted_reject_drops_exactly_the_rows_trusted_relabel_flags(poisoned, t
     assert np.array_equal(drop.score, mend.score)
 
 
+def test_forests_refit_only_when_the_data_or_the_seed_change(poisoned, monkeypatch):
+    """The contamination only cuts the memoized scores; the flags are sklearn's own."""
+    from sklearn.ensemble import IsolationForest
+
+    from core.defenses import outliers
+    fits = []
+    real_fit = IsolationForest.fit
+
+    def counted(self, X, *args, **kwargs):
+        fits.append(len(X))
+        return real_fit(self, X, *args, **kwargs)
+
+    monkeypatch.setattr(IsolationForest, "fit", counted)
+    monkeypatch.setattr(outliers, "NORMALITY", outliers.Memo(16))
+    X, y = poisoned.X, poisoned.y
+    for contamination in ("auto", 0.05, 0.2, 0.5):
+        got = make_defense("isolation_forest", contamination=contamination).sanitize(
+            X, y, random_state=4)
+        fresh = real_fit(IsolationForest(contamination=contamination, random_state=4), X)
+        assert np.array_equal(got.is_clean, fresh.predict(X) == 1), contamination
+        assert np.array_equal(got.score, -fresh.score_samples(X))
+    assert fits == [len(y)]  # one forest for four cuts
+    for contamination in ("auto", 0.2):
+        make_defense("label_aware_iforest", contamination=contamination).sanitize(
+            X, y, random_state=4)
+    assert len(fits) == 3  # one forest per class, once
+    make_defense("isolation_forest").sanitize(X, y, random_state=5)
+    make_defense("isolation_forest").sanitize(X, y, random_state=None)
+    make_defense("isolation_forest").sanitize(X[1:], y[1:], random_state=4)
+    make_defense("label_aware_iforest", n_estimators=20).sanitize(X, y, random_state=4)
+    assert len(fits) == 8  # another seed, no seed, other data, other trees: refits
+    assert len(outliers.NORMALITY) == 7  # all but the unseeded forest are kept
+
+
 def test_trusted_reject_reuses_the_verdicts_of_trusted_relabel(poisoned, trusted, monkeypatch):
     from core.defenses import relabel
     calls = []
@@ -378,7 +412,7 @@ def test_trusted_reject_reuses_the_verdicts_of_trusted_relabel(poisoned, trusted
         return real(self, *args)
 
     monkeypatch.setattr(relabel.TrustedRelabel, "_verdicts", counted)
-    monkeypatch.setattr(relabel, "_MEMO", relabel.OrderedDict())
+    monkeypatch.setattr(relabel, "VERDICTS", relabel.Memo(4))
     args = dict(model=MODEL, trusted=trusted)
     first = make_defense("trusted_relabel").sanitize(poisoned.X, poisoned.y, random_state=1, **args)
     make_defense("trusted_reject").sanitize(poisoned.X, poisoned.y, random_state=1, **args)

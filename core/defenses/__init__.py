@@ -38,6 +38,7 @@ The registry, in order (what each defense sees besides the features):
 from __future__ import annotations
 
 from core._validation import check_choice
+from core.defenses._memo import clear_memos
 from core.defenses.base import Defense, Sanitized, check_contamination
 from core.defenses.baseline import NoDefense, Oracle
 from core.defenses.centroids import AUTO_SHARE, Slab, Sphere
@@ -54,7 +55,8 @@ from core.defenses.trusted import TrustedKNN
 __all__ = ["Sanitized", "Defense", "NoDefense", "Oracle", "IsolationForestDefense",
            "LocalOutlierFactorDefense", "LabelAwareIsolationForest", "KNNSanitize", "Sphere",
            "Slab", "RONI", "Trim", "TrustedKNN", "TrustedRelabel", "TrustedReject", "DEFENSES",
-           "AUTO_SHARE", "make_defense", "defense_from_config", "check_contamination"]
+           "AUTO_SHARE", "make_defense", "defense_from_config", "check_contamination",
+           "clear_memos"]
 
 DEFENSES: dict[str, type[Defense]] = {
     cls.name: cls for cls in (NoDefense, Oracle, IsolationForestDefense, KNNSanitize,

@@ -8,9 +8,22 @@ from sklearn.neighbors import LocalOutlierFactor
 from sklearn.utils import check_random_state
 
 from core._validation import check_int
+from core.defenses._memo import Memo, digest
 from core.defenses.base import Defense, Sanitized, check_contamination, robust_scale
 
 __all__ = ["IsolationForestDefense", "LocalOutlierFactorDefense", "LabelAwareIsolationForest"]
+
+#: forests' normality scores per process, keyed by the data and the seed: the contamination
+#: only sets the cut (its quantile of the same scores), so moving it -- or changing the model,
+#: which a feature-only forest never sees -- costs no refit (~0.17 s for 100 trees)
+NORMALITY = Memo(16)
+
+
+def _cut(normality: np.ndarray, contamination: float | str) -> float:
+    """IsolationForest's ``offset_`` for these training scores: what ``fit`` computes."""
+    if contamination == "auto":
+        return -0.5  # the original paper's threshold on the anomaly score s = 0.5
+    return float(np.percentile(normality, 100.0 * contamination))
 
 
 class IsolationForestDefense(Defense):
@@ -38,9 +51,13 @@ class IsolationForestDefense(Defense):
 
     def sanitize(self, X, y, *, model=None, random_state=None, is_poison=None,
                  trusted=None) -> Sanitized:
-        forest = IsolationForest(contamination=self.contamination, random_state=random_state).fit(X)
-        normality = forest.score_samples(X)
-        flagged = normality < forest.offset_  # what forest.predict(X) == -1 computes
+        X = np.asarray(X, dtype=float)
+
+        def fit() -> tuple[np.ndarray]:
+            return (IsolationForest(random_state=random_state).fit(X).score_samples(X),)
+
+        (normality,) = NORMALITY.get_or_compute(digest(random_state, "iforest", X), fit)
+        flagged = normality < _cut(normality, self.contamination)  # forest.predict(X) == -1
         return self._drop(flagged, -normality, y)
 
 
@@ -122,17 +139,22 @@ class LabelAwareIsolationForest(Defense):
 
     def sanitize(self, X, y, *, model=None, random_state=None, is_poison=None,
                  trusted=None) -> Sanitized:
+        X, y = np.asarray(X, dtype=float), np.asarray(y)
         rs = check_random_state(random_state)
         score = np.zeros(len(y))
         flagged = np.zeros(len(y), dtype=bool)
         for label in np.unique(y):  # sorted: the per-class seeds are drawn in a fixed order
             rows = np.flatnonzero(y == label)
-            seed = rs.randint(np.iinfo(np.int32).max)
+            seed = int(rs.randint(np.iinfo(np.int32).max))
             if rows.size < 3:
                 continue
-            forest = IsolationForest(n_estimators=self.n_estimators,
-                                     contamination=self.contamination, random_state=seed)
-            normality = forest.fit(X[rows]).score_samples(X[rows])
+
+            def fit(part: np.ndarray = X[rows], seed: int = seed) -> tuple[np.ndarray]:
+                forest = IsolationForest(n_estimators=self.n_estimators, random_state=seed)
+                return (forest.fit(part).score_samples(part),)
+
+            key = digest(random_state, "iforest", seed, self.n_estimators, X[rows])
+            (normality,) = NORMALITY.get_or_compute(key, fit)
             score[rows] = -normality
-            flagged[rows] = normality < forest.offset_
+            flagged[rows] = normality < _cut(normality, self.contamination)
         return self._drop(flagged, score, y)

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict
-
 import numpy as np
 import sklearn
 from sklearn.base import clone
@@ -14,10 +10,11 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 
 from core._validation import check_choice, check_int
+from core.defenses._memo import Memo, digest
 from core.defenses.base import Defense, Sanitized, victim_loss
 from core.defenses.training import spatial_batches, victim_view
 
-__all__ = ["TrustedRelabel", "TrustedReject", "clear_verdict_memo", "trusted_vote"]
+__all__ = ["TrustedRelabel", "TrustedReject", "trusted_vote"]
 
 #: a point that this share of the cuttings, but not all, would flip is dropped
 UNSURE_SHARE = 0.75
@@ -25,32 +22,16 @@ UNSURE_SHARE = 0.75
 VOTE_K, VOTE_SHARE = 10, 0.6
 #: verdicts kept per process: ``trusted_reject`` after ``trusted_relabel`` on the same data
 #: (a matrix cell, a dashboard user switching between them) reuses them instead of refitting
-MEMO_SIZE = 4
-_MEMO: OrderedDict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = OrderedDict()
-_MEMO_LOCK = threading.Lock()
+VERDICTS = Memo(4)
 
 
-def clear_verdict_memo() -> None:
-    """Forget the memoized verdicts (for benchmarks that time a cold run)."""
-    with _MEMO_LOCK:
-        _MEMO.clear()
-
-
-def _memo_key(defense: TrustedRelabel, X: np.ndarray, y: np.ndarray, X_t: np.ndarray,
-              y_t: np.ndarray, model, random_state) -> bytes | None:
-    """A digest of everything the verdicts depend on; None (no memo) for a non-integer seed."""
-    if isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)):
-        return None
-    h = hashlib.blake2b(digest_size=20)
-    for a in (X, y, X_t, y_t):
-        h.update(f"{a.dtype}{a.shape}".encode())
-        h.update(np.ascontiguousarray(a).tobytes())
+def _verdict_key(defense: TrustedRelabel, X, y, X_t, y_t, model, random_state) -> bytes | None:
+    """What the verdicts depend on: the data, the victim's parameters, the cutting, the seed."""
     params = model.get_params(deep=True) if hasattr(model, "get_params") else {}
-    plain = sorted((k, repr(v)) for k, v in params.items() if not hasattr(v, "get_params")
-                   and k != "steps")
-    h.update(repr((type(model).__name__, plain, int(random_state), defense.batch_size,
-                   defense.partitions, defense.thorough)).encode())
-    return h.digest()
+    plain = sorted((k, repr(v)) for k, v in params.items()
+                   if k != "steps" and not hasattr(v, "get_params"))
+    return digest(random_state, X, y, X_t, y_t, type(model).__name__, plain,
+                  defense.batch_size, defense.partitions, defense.thorough)
 
 
 def _rotation(d: int, rs: np.random.RandomState) -> np.ndarray:
@@ -212,17 +193,9 @@ class TrustedRelabel(Defense):
         if per_class.min() < 1:
             raise ValueError(f"{self.name} needs trusted points of both classes; "
                              f"the trusted sample has {per_class.tolist()}")
-        key = _memo_key(self, X, y, X_t, y_t, model, random_state)
-        with _MEMO_LOCK:
-            hit = _MEMO.get(key) if key is not None else None
-        if hit is None:
-            hit = self._verdicts(X, y, X_t, y_t, model, rs)
-            if key is not None:
-                with _MEMO_LOCK:
-                    _MEMO[key] = hit
-                    while len(_MEMO) > MEMO_SIZE:
-                        _MEMO.popitem(last=False)
-        score, y_new, keep = (a.copy() for a in hit)
+        key = _verdict_key(self, X, y, X_t, y_t, model, random_state)
+        score, y_new, keep = VERDICTS.get_or_compute(
+            key, lambda: self._verdicts(X, y, X_t, y_t, model, rs))
         flagged = (y_new != y) | ~keep
         if self.mode == "drop":
             return self._drop(flagged, score, y)
