@@ -260,7 +260,7 @@ def test_a_large_C_svm_runs_in_the_background():
 def test_refit_heavy_defenses_and_poly_fits_on_more_data_run_in_the_background():
     """Each refits the model many times (or fits slowest): foreground only on small data."""
     for defense, above in (("trusted_relabel", 600), ("trusted_reject", 600), ("roni", 1000),
-                           ("trim", 1000)):
+                           ("trim", 1000), ("duti", 1000)):
         trusted = 0.1 if defense != "trim" else 0.0
         small = SMALL.replace(defense=defense, trusted_fraction=trusted)
         fits = small.replace(n_samples=int(above / (0.6 - trusted)) // 50 * 50)

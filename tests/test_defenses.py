@@ -4,12 +4,15 @@ import json
 
 import numpy as np
 import pytest
-from sklearn.neighbors import NearestNeighbors
+from sklearn.metrics.pairwise import pairwise_kernels
+from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 
 from core.attacks import make_attack
 from core.datasets import make_dataset
 from core.defenses import DEFENSES, defense_from_config, make_defense
+from core.defenses import duti as duti_module
+from core.defenses.duti import duti_flips
 from core.defenses.relabel import trusted_vote
 from core.defenses.training import spatial_batches
 from core.experiment import ExperimentConfig, derive_seeds, prepare, run_experiment
@@ -83,7 +86,7 @@ def test_registry_metadata_is_consistent():
             assert hasattr(cfg, field)
     assert [n for n, c in DEFENSES.items() if c.needs_trusted] == ["roni", "trusted_knn",
                                                                    "trusted_relabel",
-                                                                   "trusted_reject"]
+                                                                   "trusted_reject", "duti"]
     uses = {n for n, c in DEFENSES.items() if "contamination" in c.config_params}
     assert uses == {"isolation_forest", "lof", "label_aware_iforest", "sphere", "slab", "trim"}
 
@@ -447,6 +450,76 @@ def test_relabelling_wins_against_flips_and_dropping_against_injections():
             > got["targeted_injection", "trusted_relabel"].recovered_mean)
 
 
+def test_duti_needs_trusted_data_the_model_and_a_size_it_can_solve(poisoned, trusted,
+                                                                   monkeypatch):
+    with pytest.raises(ValueError, match=r"duti needs a trusted clean sample"):
+        make_defense("duti").sanitize(poisoned.X, poisoned.y, model=MODEL)
+    with pytest.raises(ValueError, match=r"duti needs the victim model"):
+        make_defense("duti").sanitize(poisoned.X, poisoned.y, trusted=trusted)
+    with pytest.raises(ValueError, match=r"duti supports SVC and logistic regression"):
+        make_defense("duti").sanitize(poisoned.X, poisoned.y, model=KNeighborsClassifier(),
+                                      trusted=trusted)
+    monkeypatch.setattr(duti_module, "MAX_POINTS", 100)
+    with pytest.raises(ValueError, match=r"at most 100 training and trusted points, not 220"):
+        make_defense("duti").sanitize(poisoned.X, poisoned.y, model=MODEL, trusted=trusted)
+
+
+def test_duti_solves_its_quadratic_program():
+    rs = np.random.RandomState(0)
+    X = rs.normal(size=(60, 2))
+    y = (X[:, 0] > 0).astype(int)
+    y[:6] = 1 - y[:6]
+    X_t = rs.normal(size=(20, 2))
+    y_t = (X_t[:, 0] > 0).astype(int)
+    K = pairwise_kernels(np.vstack([X, X_t]), metric="rbf", gamma=0.5)
+    delta = duti_flips(K, y, y_t, ridge=1.0, sparsity=0.1, trusted_weight=2.0)
+    assert ((delta >= 0) & (delta <= 1)).all()
+    # KKT conditions of the box-constrained convex quadratic, with its gradient computed
+    # independently: the residuals of the kernel ridge fit, by finite differences
+    def objective(d):
+        y_new = np.concatenate([(2 * y - 1) * (1 - 2 * d), 2 * y_t - 1])
+        f = K @ np.linalg.solve(K + np.eye(80), y_new)
+        r = f - y_new
+        return 2.0 * (r[60:] ** 2).mean() + (r[:60] ** 2).mean() + 0.1 * d.mean()
+    eps = 1e-6
+    grad = np.array([(objective(delta + eps * e) - objective(delta - eps * e)) / (2 * eps)
+                     for e in np.eye(60)])
+    assert np.all(grad[delta < 1e-6] > -1e-6) and np.all(grad[delta > 1 - 1e-6] < 1e-6)
+    inside = (delta > 1e-6) & (delta < 1 - 1e-6)
+    assert np.abs(grad[inside]).max(initial=0.0) < 1e-5
+    assert objective(delta) < objective(np.zeros(60))
+    assert delta[:6].mean() > max(0.5, 4 * delta[6:].mean())  # the six flipped labels stand out
+    # a high price per change: no change is worth it
+    assert not duti_flips(K, y, y_t, sparsity=100.0).any()
+
+
+def test_duti_relabels_or_drops_and_accepts_every_victim(poisoned, trusted):
+    s = _sanitize("duti", poisoned, trusted)
+    flagged = ~s.is_clean
+    assert s.relabels and s.keep.all() and flagged.any()
+    assert np.array_equal(s.y, np.where(flagged, 1 - poisoned.y, poisoned.y))
+    assert np.array_equal(flagged, s.score > 0.5)
+    drop = _sanitize("duti", poisoned, trusted, mode="drop")
+    assert np.array_equal(drop.keep, s.is_clean) and np.array_equal(drop.y, poisoned.y)
+    for model in (make_model("svm", kernel="linear"), make_model("svm", kernel="poly"),
+                  make_model("svm", kernel="sigmoid"), make_model("logreg")):
+        got = make_defense("duti").sanitize(poisoned.X, poisoned.y, model=model, trusted=trusted)
+        assert got.score.shape == poisoned.y.shape and np.isfinite(got.score).all()
+        m = detection_metrics(poisoned.is_poison, got.is_clean, score=got.score)
+        assert m.roc_auc > 0.6, (model, m)
+
+
+def test_duti_gives_a_whole_flipped_band_back_where_cells_fall_short():
+    # seeds outside the development (100+) and the reported (0-4) ones
+    table = run_matrix(ExperimentConfig(dataset="moons", seed=10),
+                       attacks=["targeted_flip", "alfa"],
+                       defenses=["oracle", "trusted_relabel", "duti"], rate=0.2, seeds=3)
+    got = {(r.attack, r.defense): r.recovered_mean for r in table.itertuples()}
+    for attack in ("targeted_flip", "alfa"):
+        assert got[attack, "duti"] >= 0.9 and got[attack, "duti"] > got[attack, "oracle"] + 0.2
+    assert got["targeted_flip", "duti"] > got["targeted_flip", "trusted_relabel"] + 0.1
+
+
 @pytest.mark.parametrize("name, kwargs, match", [
     ("isolation_forest", {"contamination": 0.9},
      r"contamination=0.9 is out of range; expected a number in \(0, 0.5\]"),
@@ -470,6 +543,10 @@ def test_relabelling_wins_against_flips_and_dropping_against_injections():
     ("trusted_relabel", {"partitions": 11}, r"partitions=11 is out of range; .* \[1, 10\]"),
     ("trusted_relabel", {"thorough": 1}, r"thorough=1 is not True or False"),
     ("trusted_reject", {"mode": "mend"}, r"mode='mend' is not one of"),
+    ("duti", {"ridge": 0.0}, r"ridge=0 is out of range"),
+    ("duti", {"sparsity": -1.0}, r"sparsity=-1 is out of range"),
+    ("duti", {"trusted_weight": 1000.0}, r"trusted_weight=1000 is out of range"),
+    ("duti", {"mode": "fix"}, r"mode='fix' is not one of: relabel, drop"),
     ("trim", {"contamination": 0.51}, r"contamination=0.51 is out of range"),
     ("spheres", {}, r"defense='spheres' is not one of: none, oracle"),
 ])

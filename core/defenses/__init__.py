@@ -32,7 +32,9 @@ The registry, in order (what each defense sees besides the features):
 - ``trusted_relabel``: relabel batches whose flipped labels fit trusted data better
   (after DUTI, Zhang et al. 2018; model, trusted data);
 - ``trusted_reject``: drop those batches instead, better against injected points
-  (model, trusted data).
+  (model, trusted data);
+- ``duti``: relabel the fewest points that make a kernel fit of all the data fit the
+  trusted data (Zhang et al. 2018; model's kernel, trusted data).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from core.defenses._memo import clear_memos
 from core.defenses.base import Defense, Sanitized, check_contamination
 from core.defenses.baseline import NoDefense, Oracle
 from core.defenses.centroids import AUTO_SHARE, Slab, Sphere
+from core.defenses.duti import DUTI
 from core.defenses.labels import KNNSanitize
 from core.defenses.outliers import (
     IsolationForestDefense,
@@ -54,14 +57,14 @@ from core.defenses.trusted import TrustedKNN
 
 __all__ = ["Sanitized", "Defense", "NoDefense", "Oracle", "IsolationForestDefense",
            "LocalOutlierFactorDefense", "LabelAwareIsolationForest", "KNNSanitize", "Sphere",
-           "Slab", "RONI", "Trim", "TrustedKNN", "TrustedRelabel", "TrustedReject", "DEFENSES",
-           "AUTO_SHARE", "make_defense", "defense_from_config", "check_contamination",
+           "Slab", "RONI", "Trim", "TrustedKNN", "TrustedRelabel", "TrustedReject", "DUTI",
+           "DEFENSES", "AUTO_SHARE", "make_defense", "defense_from_config", "check_contamination",
            "clear_memos"]
 
 DEFENSES: dict[str, type[Defense]] = {
     cls.name: cls for cls in (NoDefense, Oracle, IsolationForestDefense, KNNSanitize,
                               LocalOutlierFactorDefense, LabelAwareIsolationForest, Sphere, Slab,
-                              RONI, Trim, TrustedKNN, TrustedRelabel, TrustedReject)
+                              RONI, Trim, TrustedKNN, TrustedRelabel, TrustedReject, DUTI)
 }
 
 
@@ -77,8 +80,8 @@ def defense_from_config(config) -> Defense:
     Each defense class lists the config fields it reads in ``config_params``
     (config field -> constructor parameter): ``contamination`` for the
     outlier detectors, sphere, slab and trim; ``knn_k`` / ``knn_threshold``
-    for the kNN votes; none for ``none``, ``oracle``, ``roni``, ``trusted_relabel`` and
-    ``trusted_reject``.
+    for the kNN votes; none for ``none``, ``oracle``, ``roni``, ``trusted_relabel``,
+    ``trusted_reject`` and ``duti``.
     """
     cls = DEFENSES[check_choice("defense", config.defense, DEFENSES)]
     return cls(**{param: getattr(config, field) for field, param in cls.config_params.items()})

@@ -29,9 +29,11 @@ SLOW_ATTACK_ABOVE = {"alfa": 400}
 #: defenses that refit the model many times, and the polynomial kernel, whose fits grow
 #: fastest with the data: background above this many training points (2-core machine,
 #: alone: trusted_relabel (and trusted_reject, the same work) at 625 points 0.5-0.8 s, roni
-#: and trim at 1,200 points 0.4-0.9 s, poly at 1,500 points 0.4-0.6 s; 2-5x that with 20
-#: viewers on the same worker)
-SLOW_DEFENSE_ABOVE = {"trusted_relabel": 600, "trusted_reject": 600, "roni": 1000, "trim": 1000}
+#: and trim at 1,200 points 0.4-0.9 s, poly at 1,500 points 0.4-0.6 s; duti, a dense
+#: O(n^3) solve, at 900 / 1,200 / 1,800 points (and a tenth as many trusted) 0.3 / 0.5 / 1.5 s;
+#: 2-5x that with 20 viewers on the same worker)
+SLOW_DEFENSE_ABOVE = {"trusted_relabel": 600, "trusted_reject": 600, "roni": 1000, "trim": 1000,
+                      "duti": 1000}
 SLOW_KERNEL_ABOVE = {"poly": 1000}
 #: an SVM with C this large can converge very slowly on poisoned (overlapping) data, at any
 #: size: breast_cancer, 180 training points, linear kernel: C=10 0.3 s, C=100 1.9 s,
