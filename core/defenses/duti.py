@@ -15,7 +15,7 @@ from core.defenses.training import victim_view
 __all__ = ["DUTI", "duti_flips", "victim_kernel", "MAX_POINTS"]
 
 #: training plus trusted points DUTI solves for at once: the solve is dense, O(n^3) time and
-#: O(n^2) memory (4000 points: ~0.4 GB and a few seconds)
+#: O(n^2) memory (4,000 points: three 128 MB matrices at the peak and several seconds)
 MAX_POINTS = 4000
 
 
@@ -64,10 +64,16 @@ def duti_flips(K: np.ndarray, y: np.ndarray, y_t: np.ndarray, *, ridge: float = 
     n, m = len(y), len(y_t)
     s = 2.0 * np.asarray(y, dtype=float) - 1.0
     ya = np.concatenate([s, 2.0 * np.asarray(y_t, dtype=float) - 1.0])
-    G = np.linalg.solve(K + ridge * np.eye(n + m), np.eye(n + m))
-    G = (G + G.T) / 2.0
+    A = np.array(K, dtype=float)  # a copy: K + ridge I, in place
+    A.flat[::n + m + 1] += ridge
+    G = np.linalg.inv(A)
+    del A
     w = np.concatenate([np.full(n, 1.0 / n), np.full(m, trusted_weight / m)])
-    P = ridge ** 2 * (G @ (w[:, None] * G))  # objective = y'^T P y' + sparsity * mean(delta)
+    WG = w[:, None] * G
+    P = G @ WG  # objective = ridge^2 y'^T P y' + sparsity * mean(delta)
+    del G, WG
+    P += P.T  # symmetric up to rounding: make it exactly so
+    P *= ridge ** 2 / 2.0
     scale = 2.0 * s  # d y' / d delta on the training rows
 
     def objective(delta: np.ndarray) -> tuple[float, np.ndarray]:
