@@ -23,7 +23,8 @@ Seeds: the bars are reported on seeds 0-4 (the default). Defense defaults are ch
 development seeds (``--first-seed 100``; ``knn_sanitize`` on 100-199, ``trusted_relabel``
 on 100-119 and its reconciling vote on 100-129 of all five datasets; its opt-in
 ``thorough`` rules on 100-129, moons and loan; dropping instead of relabelling,
-``trusted_reject``, on 100-149), never on the reported ones.
+``trusted_reject``, on 100-149; ``duti``'s ridge, sparsity and trusted weight on 100-129),
+never on the reported ones.
 """
 
 from __future__ import annotations
