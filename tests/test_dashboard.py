@@ -260,12 +260,18 @@ def test_a_large_C_svm_runs_in_the_background():
 def test_refit_heavy_defenses_and_poly_fits_on_more_data_run_in_the_background():
     """Each refits the model many times (or fits slowest): foreground only on small data."""
     for defense, above in (("trusted_relabel", 600), ("trusted_reject", 600), ("roni", 1000),
-                           ("trim", 1000), ("duti", 1000)):
+                           ("trim", 1000)):
         trusted = 0.1 if defense != "trim" else 0.0
         small = SMALL.replace(defense=defense, trusted_fraction=trusted)
         fits = small.replace(n_samples=int(above / (0.6 - trusted)) // 50 * 50)
         assert not runs_in_background(fits), defense
         assert runs_in_background(fits.replace(n_samples=fits.n_samples + 100)), defense
+    # duti solves over every point it sees: injected ones and the trusted sample count
+    duti = SMALL.replace(defense="duti", trusted_fraction=0.1, poison_rate=0.2)
+    assert not runs_in_background(duti.replace(n_samples=1400))  # 700 * 1.2 + 140 = 980
+    assert runs_in_background(duti.replace(n_samples=1450))  # 725 * 1.2 + 145 = 1,015
+    assert not runs_in_background(duti.replace(n_samples=1500, poison_rate=0.0))  # 900
+    assert runs_in_background(duti.replace(n_samples=1400, poison_rate=0.6))  # 1,260
     poly = SMALL.replace(kernel="poly", n_samples=1650)  # 990 training points
     assert not runs_in_background(poly)
     assert runs_in_background(poly.replace(n_samples=1700))  # 1,020

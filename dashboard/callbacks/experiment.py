@@ -29,11 +29,14 @@ SLOW_ATTACK_ABOVE = {"alfa": 400}
 #: defenses that refit the model many times, and the polynomial kernel, whose fits grow
 #: fastest with the data: background above this many training points (2-core machine,
 #: alone: trusted_relabel (and trusted_reject, the same work) at 625 points 0.5-0.8 s, roni
-#: and trim at 1,200 points 0.4-0.9 s, poly at 1,500 points 0.4-0.6 s; duti, a dense
-#: O(n^3) solve, at 900 / 1,200 / 1,800 points (and a tenth as many trusted) 0.3 / 0.5 / 1.5 s;
-#: 2-5x that with 20 viewers on the same worker)
-SLOW_DEFENSE_ABOVE = {"trusted_relabel": 600, "trusted_reject": 600, "roni": 1000, "trim": 1000,
-                      "duti": 1000}
+#: and trim at 1,200 points 0.4-0.9 s, poly at 1,500 points 0.4-0.6 s; 2-5x that with 20
+#: viewers on the same worker)
+SLOW_DEFENSE_ABOVE = {"trusted_relabel": 600, "trusted_reject": 600, "roni": 1000, "trim": 1000}
+#: defenses that solve a dense system over every point they see -- the poisoned training set,
+#: injected points included, and the trusted sample -- in O(n^3): background above this many
+#: (duti, 2-core machine, quiet: 1,050 / 1,400 / 2,100 points 0.3 / 0.5 / 1.5 s; a load test
+#: on a host running 2.4x slower measured 3.5 s for 1,500 points)
+SLOW_SOLVE_ABOVE = {"duti": 1000}
 SLOW_KERNEL_ABOVE = {"poly": 1000}
 #: an SVM with C this large can converge very slowly on poisoned (overlapping) data, at any
 #: size: breast_cancer, 180 training points, linear kernel: C=10 0.3 s, C=100 1.9 s,
@@ -50,7 +53,10 @@ def runs_in_background(config: ExperimentConfig) -> bool:
     if config.dataset == CSV:  # n_samples does not apply: the file (capped) decides
         n_rows = min(len(upload_table(config.data)[0]), CSVLimits().max_train_rows)
     n_train = n_rows * (1 - config.test_fraction - config.trusted_fraction)
+    # at most: an injecting attack adds poison_rate * n_train points, a flipping one none
+    n_seen = n_train * (1 + config.poison_rate) + n_rows * config.trusted_fraction
     return (config.attack in SLOW_ATTACKS or n_train > SLOW_TRAINING_POINTS
+            or n_seen > SLOW_SOLVE_ABOVE.get(config.defense, float("inf"))
             or n_train > SLOW_ATTACK_ABOVE.get(config.attack, SLOW_TRAINING_POINTS)
             or n_train > SLOW_DEFENSE_ABOVE.get(config.defense, SLOW_TRAINING_POINTS)
             or (config.model == "svm"
