@@ -7,6 +7,7 @@ import pytest
 from sklearn.metrics.pairwise import pairwise_kernels
 from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
 from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
 
 from core.attacks import make_attack
 from core.datasets import make_dataset
@@ -459,6 +460,17 @@ def test_duti_needs_trusted_data_the_model_and_a_size_it_can_solve(poisoned, tru
     with pytest.raises(ValueError, match=r"duti supports SVC and logistic regression"):
         make_defense("duti").sanitize(poisoned.X, poisoned.y, model=KNeighborsClassifier(),
                                       trusted=trusted)
+    with pytest.raises(ValueError, match=r"duti supports the linear, rbf, poly and sigmoid "
+                       r"kernels, not 'precomputed'"):
+        make_defense("duti").sanitize(poisoned.X, poisoned.y, model=SVC(kernel="precomputed"),
+                                      trusted=trusted)
+    K = np.eye(5)
+    with pytest.raises(ValueError, match=r"labels must be 0 or 1"):
+        duti_flips(K, np.array([-1, 1, 1]), np.array([0, 1]))
+    with pytest.raises(ValueError, match=r"the kernel is 5 x 5 but there are 3 training and 1"):
+        duti_flips(K, np.array([0, 1, 1]), np.array([0]))
+    with pytest.raises(ValueError, match=r"the kernel plus ridge is singular; raise ridge"):
+        duti_flips(-K, np.array([0, 1, 1]), np.array([0, 1]), ridge=1.0)
     monkeypatch.setattr(duti_module, "MAX_POINTS", 100)
     with pytest.raises(ValueError, match=r"at most 100 training and trusted points, not 220"):
         make_defense("duti").sanitize(poisoned.X, poisoned.y, model=MODEL, trusted=trusted)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import lapack
 from scipy.optimize import minimize
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics.pairwise import pairwise_kernels
@@ -15,8 +16,8 @@ from core.defenses.training import victim_view
 __all__ = ["DUTI", "duti_flips", "victim_kernel", "MAX_POINTS"]
 
 #: training plus trusted points DUTI solves for at once: the solve is dense, O(n^3) time and
-#: O(n^2) memory (4,000 points: three 128 MB matrices at the peak and several seconds)
-MAX_POINTS = 4000
+#: O(n^2) memory (3,000 points: 2-4 s and ~240 MB at the peak, ~3.3 n x n float matrices)
+MAX_POINTS = 3000
 
 
 def victim_kernel(clf, Z: np.ndarray, Z_t: np.ndarray) -> np.ndarray:
@@ -28,7 +29,10 @@ def victim_kernel(clf, Z: np.ndarray, Z_t: np.ndarray) -> np.ndarray:
     intercept) for a linear SVC and for logistic regression.
     """
     Z_all = np.vstack([Z, Z_t])
-    if isinstance(clf, SVC) and clf.kernel in ("rbf", "poly", "sigmoid"):
+    if isinstance(clf, SVC) and clf.kernel not in ("linear", "rbf", "poly", "sigmoid"):
+        raise ValueError(f"duti supports the linear, rbf, poly and sigmoid kernels, not "
+                         f"{clf.kernel!r}")
+    if isinstance(clf, SVC) and clf.kernel != "linear":
         gamma = clf.gamma
         if gamma == "scale":
             var = float(Z.var())
@@ -41,6 +45,23 @@ def victim_kernel(clf, Z: np.ndarray, Z_t: np.ndarray) -> np.ndarray:
         return Z_all @ Z_all.T + 1.0
     raise ValueError(f"duti supports SVC and logistic regression victims, not "
                      f"{type(clf).__name__}")
+
+
+def _invert_in_place(A: np.ndarray) -> np.ndarray:
+    """``A^-1`` in ``A``'s own memory (Fortran-ordered float64), by LU (LAPACK getrf/getri).
+
+    Not ``scipy.linalg.inv(A, overwrite_a=True)``: in SciPy 1.17 that first tries a
+    Cholesky factorization in place on a symmetric input and, when ``A`` is not positive
+    definite (a sigmoid kernel), crashes the process (scipy/scipy#26045, fixed by #26050).
+    """
+    lu, piv, info = lapack.dgetrf(A, overwrite_a=True)
+    if info > 0:
+        raise ValueError("duti: the kernel plus ridge is singular; raise ridge")
+    lwork = int(lapack.dgetri_lwork(A.shape[0])[0].real)
+    inv, info = lapack.dgetri(lu, piv, lwork=max(lwork, 1), overwrite_lu=True)
+    if info != 0:
+        raise ValueError("duti: the kernel plus ridge is singular; raise ridge")
+    return inv
 
 
 def duti_flips(K: np.ndarray, y: np.ndarray, y_t: np.ndarray, *, ridge: float = 1.0,
@@ -59,21 +80,31 @@ def duti_flips(K: np.ndarray, y: np.ndarray, y_t: np.ndarray, *, ridge: float = 
     a convex quadratic over the box ``[0, 1]^n`` (solved with L-BFGS-B from
     ``delta = 0``; deterministic): the trusted items pull the fit their way, the training
     term keeps changed labels consistent with their neighbours', and the
-    ``sparsity`` term (DUTI's ``gamma``) prices each change.
+    ``sparsity`` term (DUTI's ``gamma``) prices each change. In this relaxation a
+    label ``y'`` near 0 (``delta`` near 0.5) also fits easily: the weaker the fit
+    (the larger ``ridge``), the more the scores gather around 0.5 (ridge 1000:
+    0.45-0.52), so keep ``ridge`` near the default. With the (indefinite) sigmoid
+    kernel the fit is the same linear smoother but not a ridge minimizer; the
+    program stays convex. Labels are 0/1; ``K`` is ``(n + m) x (n + m)``.
     """
+    y, y_t = np.asarray(y), np.asarray(y_t)
     n, m = len(y), len(y_t)
-    s = 2.0 * np.asarray(y, dtype=float) - 1.0
-    ya = np.concatenate([s, 2.0 * np.asarray(y_t, dtype=float) - 1.0])
-    A = np.array(K, dtype=float)  # a copy: K + ridge I, in place
-    A.flat[::n + m + 1] += ridge
-    G = np.linalg.inv(A)
-    del A
-    w = np.concatenate([np.full(n, 1.0 / n), np.full(m, trusted_weight / m)])
-    WG = w[:, None] * G
-    P = G @ WG  # objective = ridge^2 y'^T P y' + sparsity * mean(delta)
-    del G, WG
-    P += P.T  # symmetric up to rounding: make it exactly so
-    P *= ridge ** 2 / 2.0
+    if K.shape != (n + m, n + m):
+        raise ValueError(f"duti: the kernel is {K.shape[0]} x {K.shape[1]} but there are "
+                         f"{n} training and {m} trusted labels")
+    if not (np.isin(y, (0, 1)).all() and np.isin(y_t, (0, 1)).all()):
+        raise ValueError("duti: labels must be 0 or 1")
+    s = 2.0 * y - 1.0
+    ya = np.concatenate([s, 2.0 * y_t - 1.0])
+    # G = (K + ridge I)^-1, inverted in place (LU) in a Fortran-ordered copy; then
+    # P = G W G = H^T H with H = sqrt(W) G, also in place: K, H and P at the peak
+    H = np.array(K, dtype=float, order="F")
+    H.flat[::n + m + 1] += ridge
+    H = _invert_in_place(H)
+    H *= np.sqrt(np.concatenate([np.full(n, 1.0 / n), np.full(m, trusted_weight / m)]))[:, None]
+    P = H.T @ H  # objective = ridge^2 y'^T P y' + sparsity * mean(delta)
+    del H
+    P *= ridge ** 2
     scale = 2.0 * s  # d y' / d delta on the training rows
 
     def objective(delta: np.ndarray) -> tuple[float, np.ndarray]:
@@ -131,7 +162,7 @@ class DUTI(Defense):
     Parameters
     ----------
     ridge : float, default=1.0
-        Kernel ridge regularization, 1e-3 to 1e3 (larger = smoother surrogate).
+        Kernel ridge regularization, 1e-3 to 100 (larger = smoother surrogate).
     sparsity : float, default=0.1
         Price of each label change (DUTI's gamma), 0 to 100.
     trusted_weight : float, default=1.0
@@ -146,7 +177,7 @@ class DUTI(Defense):
 
     def __init__(self, *, ridge: float = 1.0, sparsity: float = 0.1,
                  trusted_weight: float = 1.0, mode: str = "relabel") -> None:
-        self.ridge = check_real("ridge", ridge, 1e-3, 1e3)
+        self.ridge = check_real("ridge", ridge, 1e-3, 100.0)
         self.sparsity = check_real("sparsity", sparsity, 0.0, 100.0)
         self.trusted_weight = check_real("trusted_weight", trusted_weight, 0.01, 100.0)
         self.mode = check_choice("mode", mode, ["relabel", "drop"])
