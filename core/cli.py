@@ -23,10 +23,16 @@ from core import __version__
 from core.attacks import ATTACKS
 from core.datasets import DATASETS
 from core.defenses import DEFENSES
-from core.experiment import ExperimentConfig, ExperimentResult, run_experiment
+from core.experiment import (
+    LEGACY_DEFENSE_FIELDS,
+    ExperimentConfig,
+    ExperimentResult,
+    run_experiment,
+)
 from core.export import config_from_document
 from core.matrix import run_matrix
 from core.models import KERNELS, MODELS
+from core.params import parse_assignments
 from core.scenarios import SCENARIOS
 from core.story import CURRENCY, LoanStory, loan_story
 from core.sweeps import run_sweep, summarize_sweep
@@ -105,10 +111,6 @@ _FLAGS: list[tuple[str, str, Callable, str]] = [
     ("--attack", "attack", str, f"one of: {', '.join(ATTACKS)}"),
     ("--poison-rate", "poison_rate", _float, "poison points / clean training points, in [0, 1)"),
     ("--defense", "defense", str, f"one of: {', '.join(DEFENSES)}"),
-    ("--contamination", "contamination", _number("a number", float, words=("auto",)),
-     "Isolation Forest contamination, (0, 0.5] or auto"),
-    ("--knn-k", "knn_k", _int, "kNN sanitization: neighbours (1 to 100)"),
-    ("--knn-threshold", "knn_threshold", _float, "kNN sanitization: vote share, (0.5, 1]"),
     ("--model", "model", str, f"one of: {', '.join(MODELS)}"),
     ("--kernel", "kernel", str, f"SVM kernel, one of: {', '.join(KERNELS)}"),
     ("--C", "C", _float, "inverse regularization strength, (0, 10000]"),
@@ -118,7 +120,13 @@ _FLAGS: list[tuple[str, str, Callable, str]] = [
     ("--seed", "seed", _int, "the one seed every random choice flows from"),
     ("--grid-resolution", "grid_resolution", _int, "decision grid size (0 = none)"),
 ]
-assert {f[1] for f in _FLAGS} == {f.name for f in fields(ExperimentConfig)}
+#: the mappings set by --attack-param / --defense-param, not by a flag of their own
+_PARAM_FIELDS = {"attack_params": "--attack-param", "defense_params": "--defense-param"}
+assert {f[1] for f in _FLAGS} | set(_PARAM_FIELDS) == {f.name for f in fields(ExperimentConfig)}
+#: the older flags, kept as shorthands: --contamination X = --defense-param contamination=X
+#: (applied where the chosen defense declares the parameter, as old configs are)
+_LEGACY_FLAGS = (("--contamination", "contamination"), ("--knn-k", "knn_k"),
+                 ("--knn-threshold", "knn_threshold"))
 
 
 def _add_experiment_args(p: argparse.ArgumentParser) -> None:
@@ -127,6 +135,16 @@ def _add_experiment_args(p: argparse.ArgumentParser) -> None:
                    help="start from an exported experiment (or a bare config object)")
     for flag, dest, typ, text in _FLAGS:
         p.add_argument(flag, dest=dest, type=typ, default=None, help=text)
+    for field_name, flag in _PARAM_FIELDS.items():
+        kind = field_name.split("_")[0]
+        p.add_argument(flag, dest=field_name, action="append", metavar="NAME=VALUE",
+                       help=f"a parameter of the chosen {kind} (repeatable); "
+                            f"`python -m core list` shows each {kind}'s parameters")
+    for flag, dest in _LEGACY_FLAGS:
+        name = LEGACY_DEFENSE_FIELDS[dest]
+        p.add_argument(flag, dest=dest, default=None, metavar="VALUE",
+                       help=f"shorthand for --defense-param {name}=VALUE, where the defense "
+                            "declares it")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -197,20 +215,39 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
         if args.scenario not in SCENARIOS:
             raise ValueError(f"scenario={args.scenario!r} is not one of: {', '.join(SCENARIOS)}")
         values.update(SCENARIOS[args.scenario].values)
-    values.update({f.name: getattr(args, f.name) for f in fields(ExperimentConfig)
-                   if getattr(args, f.name) is not None})
+    given = {f.name: getattr(args, f.name) for f in fields(ExperimentConfig)
+             if f.name not in _PARAM_FIELDS and getattr(args, f.name) is not None}
     if args.data is not None and args.dataset is None:
-        values["dataset"] = "csv"  # --data PATH means "my own data"
-    return ExperimentConfig.from_dict(values)
+        given["dataset"] = "csv"  # --data PATH means "my own data"
+    # a preset's or file's parameters belong to its attack/defense: switching carries over
+    # what the new one declares too (ExperimentConfig.replace)
+    config = ExperimentConfig.from_dict(values).replace(**given) if values else \
+        ExperimentConfig.from_dict(given)
+    texts = {field_name: parse_assignments(getattr(args, field_name), flag)
+             for field_name, flag in _PARAM_FIELDS.items()}
+    defense = DEFENSES[config.defense]
+    for dest, name in LEGACY_DEFENSE_FIELDS.items():
+        value = getattr(args, dest)
+        if value is not None and name in defense.param_specs():
+            texts["defense_params"].setdefault(name, value)
+    changes = {}
+    for field_name, registry in (("attack_params", ATTACKS), ("defense_params", DEFENSES)):
+        if texts[field_name]:
+            cls = registry[getattr(config, field_name.split("_")[0])]
+            changes[field_name] = {**getattr(config, field_name),
+                                   **cls.parse_params(texts[field_name])}
+    return config.replace(**changes) if changes else config
 
 
 def _catalogue() -> dict[str, Any]:
+    """Everything ``list`` shows; attacks and defenses with their declared parameters."""
     return {
         "datasets": {k: v.description for k, v in DATASETS.items()},
         "models": dict(MODELS),
         "kernels": list(KERNELS),
-        "attacks": {k: v.summary for k, v in ATTACKS.items()},
-        "defenses": {k: v.summary for k, v in DEFENSES.items()},
+        "attacks": {k: {**v.describe(), "targeted": v.targeted} for k, v in ATTACKS.items()},
+        "defenses": {k: {**v.describe(), "needs_trusted": v.needs_trusted,
+                         "baseline": v.is_baseline} for k, v in DEFENSES.items()},
         "scenarios": {k: v.title for k, v in SCENARIOS.items()},
     }
 
@@ -225,7 +262,10 @@ def _cmd_list(args, out) -> None:
         if isinstance(items, dict):
             width = max(map(len, items))
             for k, v in items.items():
-                print(f"  {k:<{width}}  {v}", file=out)
+                print(f"  {k:<{width}}  {v['summary'] if isinstance(v, dict) else v}", file=out)
+                for name, spec in (v.get("params", {}) if isinstance(v, dict) else {}).items():
+                    print(f"  {'':<{width}}    {name}={spec['default']}  {spec['help']}; "
+                          f"{spec['allowed']}", file=out)
         else:
             print(f"  {', '.join(items)}", file=out)
 

@@ -6,8 +6,8 @@ import inspect
 import json
 import math
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields, replace
+from collections.abc import Callable, Mapping
+from dataclasses import InitVar, asdict, dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -17,8 +17,7 @@ from core._validation import Interval, check_choice, shown
 from core.attacks import ATTACKS, make_attack
 from core.data_io import load_csv_dataset
 from core.datasets import CSV, DATASETS, MIN_SAMPLES, Dataset, make_dataset
-from core.defenses import DEFENSES, check_contamination, defense_from_config
-from core.defenses.base import CONTAMINATION_RANGE
+from core.defenses import DEFENSES, defense_from_config
 from core.metrics import DetectionMetrics, detection_metrics, target_success_rate
 from core.models import (
     C_RANGE,
@@ -31,6 +30,7 @@ from core.models import (
     fit_clone,
     make_model,
 )
+from core.params import carry_params
 from core.views import View, make_view
 
 __all__ = ["ExperimentConfig", "ExperimentResult", "DecisionGrid", "Prepared", "prepare",
@@ -72,9 +72,10 @@ def config_limits(dataset: str = "blobs", test_fraction: float = 0.4, *,
     ``defense`` and ``n_samples``, on them: a defense that needs trusted data
     needs ``trusted_fraction`` > 0, and enough for ``MIN_TRUSTED_PER_CLASS``
     points of each class (checked for generated data, where ``n_samples`` is
-    the number of points; the range may then be empty). ``contamination``
-    also takes ``"auto"``, ``gamma`` ``"scale"`` or ``"auto"``, and ``noise``
-    ``None`` (the dataset's default).
+    the number of points; the range may then be empty). ``gamma`` also takes
+    ``"scale"`` or ``"auto"``, and ``noise`` ``None`` (the dataset's default).
+    The attack's and the defense's own parameters are declared on their classes
+    (``ATTACKS[name].params``, ``DEFENSES[name].params``).
     """
     spec = DATASETS.get(dataset)
     return {
@@ -84,15 +85,20 @@ def config_limits(dataset: str = "blobs", test_fraction: float = 0.4, *,
         "test_fraction": Interval(0.1, 0.9),
         "trusted_fraction": _trusted_limit(dataset, test_fraction, n_samples, defense),
         "poison_rate": Interval(0.0, 1.0, high_open=True),
-        "contamination": CONTAMINATION_RANGE,
-        "knn_k": Interval(1, 100, integer=True),
-        "knn_threshold": Interval(0.5, 1.0, low_open=True),
         "C": C_RANGE,
         "gamma": GAMMA_RANGE,
         "degree": DEGREE_RANGE,
         "seed": Interval(0, 2**32 - 1, integer=True),
         "grid_resolution": Interval(0, 400, integer=True),
     }
+
+
+def _mapping(name: str, value: Any) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{name}={shown(value)} is not a mapping of parameter names to values")
+    return value
 
 
 def _trusted_limit(dataset: str, test_fraction: float, n_samples: int | None,
@@ -105,12 +111,25 @@ def _trusted_limit(dataset: str, test_fraction: float, n_samples: int | None,
     return Interval(_min_trusted_fraction(n_samples), high)
 
 
+#: config fields from before parameters were declared on the classes (exported JSON and
+#: links still carry them): old name -> the defense parameter it set, where one is declared
+LEGACY_DEFENSE_FIELDS: dict[str, str] = {"contamination": "contamination", "knn_k": "k",
+                                         "knn_threshold": "threshold"}
+
+
 @dataclass(frozen=True)
 class ExperimentConfig:
     """Everything that determines an experiment; same config, same result, bit for bit.
 
     Validated on construction: a bad field raises ``ValueError`` naming it.
-    ``noise=None`` is replaced by the dataset's default.
+    ``noise=None`` is replaced by the dataset's default. ``attack_params`` and
+    ``defense_params`` are the chosen attack's and defense's declared parameters
+    (:mod:`core.params`): given ones are checked against the declaration (an
+    unknown name is refused, the declared ones listed) and the rest take their
+    defaults, so the stored mapping is complete. ``contamination``, ``knn_k`` and
+    ``knn_threshold`` are the older spellings of the defense's ``contamination``,
+    ``k`` and ``threshold``: accepted, applied where the defense declares them,
+    never stored.
     """
 
     dataset: str = "blobs"
@@ -121,9 +140,8 @@ class ExperimentConfig:
     attack: str = "label_flip"
     poison_rate: float = 0.2
     defense: str = "knn_sanitize"
-    contamination: float | str = "auto"
-    knn_k: int = 10
-    knn_threshold: float = 0.6
+    attack_params: Mapping[str, Any] = field(default_factory=dict)
+    defense_params: Mapping[str, Any] = field(default_factory=dict)
     model: str = "svm"
     kernel: str = "rbf"
     C: float = 1.0
@@ -137,8 +155,12 @@ class ExperimentConfig:
     label: str | None = None
     features: tuple[str, ...] | None = None
     positive: str | None = None
+    # the older spellings (see the class docstring)
+    contamination: InitVar[float | str | None] = None
+    knn_k: InitVar[int | None] = None
+    knn_threshold: InitVar[float | None] = None
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, contamination=None, knn_k=None, knn_threshold=None) -> None:
         check_choice("dataset", self.dataset, [*DATASETS, CSV])
         s = object.__setattr__
         limits = config_limits(self.dataset)
@@ -173,9 +195,18 @@ class ExperimentConfig:
         check("test_fraction")
         limits = config_limits(self.dataset, self.test_fraction)  # trusted: half the test share
         check("trusted_fraction")
-        check_choice("attack", self.attack, ATTACKS)
+        attack = ATTACKS.get_class(self.attack)
         check("poison_rate")
-        check_choice("defense", self.defense, DEFENSES)
+        s(self, "attack_params", attack.check_params(_mapping("attack_params",
+                                                               self.attack_params)))
+        defense = DEFENSES.get_class(self.defense)
+        given = dict(_mapping("defense_params", self.defense_params))
+        legacy = {"contamination": contamination, "knn_k": knn_k, "knn_threshold": knn_threshold}
+        for old, value in legacy.items():  # applied where the defense declares the parameter
+            name = LEGACY_DEFENSE_FIELDS[old]
+            if value is not None and name in defense.param_specs() and name not in given:
+                given[name] = value
+        s(self, "defense_params", defense.check_params(given))
         if DEFENSES[self.defense].needs_trusted:
             if self.trusted_fraction == 0:
                 raise ValueError(f"defense={self.defense!r} needs trusted data; "
@@ -192,9 +223,6 @@ class ExperimentConfig:
                     f"trusted_fraction={self.trusted_fraction:g} holds out {n} of "
                     f"{self.n_samples} points; defense {self.defense!r} needs at least "
                     f"{2 * MIN_TRUSTED_PER_CLASS} ({MIN_TRUSTED_PER_CLASS} of each class): {fix}")
-        s(self, "contamination", check_contamination(self.contamination))
-        check("knn_k")
-        check("knn_threshold")
         check_choice("model", self.model, MODELS)
         check_choice("kernel", self.kernel, KERNELS)
         check("C")
@@ -204,20 +232,43 @@ class ExperimentConfig:
         check("grid_resolution")
 
     def replace(self, **changes: Any) -> ExperimentConfig:
-        """A copy with ``changes`` applied (and validated)."""
+        """A copy with ``changes`` applied (and validated).
+
+        Switching ``attack`` or ``defense`` without giving its ``*_params`` carries
+        over the parameters the new one declares too (:func:`core.params.carry_params`);
+        the rest take the new one's defaults.
+        """
+        for kind, registry in (("attack", ATTACKS), ("defense", DEFENSES)):
+            new = changes.get(kind, getattr(self, kind))
+            if new != getattr(self, kind) and f"{kind}_params" not in changes \
+                    and new in registry:
+                changes[f"{kind}_params"] = carry_params(
+                    registry[getattr(self, kind)], getattr(self, f"{kind}_params"), registry[new])
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out["attack_params"], out["defense_params"] = (dict(self.attack_params),
+                                                       dict(self.defense_params))
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ExperimentConfig:
-        """Build from a mapping; unknown keys are an error, missing ones take defaults."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
+        """Build from a mapping; unknown keys are an error, missing ones take defaults.
+
+        The older fields ``contamination``, ``knn_k`` and ``knn_threshold`` (exported
+        before parameters were declared on the classes) are accepted.
+        """
+        if not isinstance(data, Mapping):
+            raise ValueError(f"a config is an object of fields, not {type(data).__name__}")
+        known = {f.name for f in fields(cls)} | set(LEGACY_DEFENSE_FIELDS)
+        unknown = sorted(str(k) for k in set(data) - known)
         if unknown:
             raise ValueError(f"unknown config field(s): {', '.join(unknown)}")
         return cls(**data)
+
+    def __hash__(self) -> int:
+        return hash(self.key())
 
     def key(self) -> str:
         """Canonical JSON text: a hashable, order-independent cache key."""
@@ -454,7 +505,7 @@ def run_experiment(config: ExperimentConfig, *,
     # progress: 100 units; the attack owns 5..85 when it reports progress itself
     report_ = progress or (lambda done, total: None)
     report_(5, 100)
-    attack = make_attack(config.attack, config.poison_rate)
+    attack = make_attack(config.attack, config.poison_rate, **config.attack_params)
     extra = {}
     if progress is not None and "progress" in inspect.signature(attack.poison).parameters:
         extra["progress"] = lambda done, total: report_(5 + int(80 * done / max(total, 1)), 100)

@@ -68,7 +68,7 @@ def _attack_rows(config: ExperimentConfig, defenses: Sequence[str]) -> list[dict
         prep.model
     _, attack_seed, defense_seed = derive_seeds(config.seed)
     clean_acc = float(fit_clone(model, data.X_train, data.y_train).score(X_test, y_test))
-    poisoned = make_attack(config.attack, config.poison_rate).poison(
+    poisoned = make_attack(config.attack, config.poison_rate, **config.attack_params).poison(
         data.X_train, data.y_train, model=model, random_state=attack_seed)
     poisoned_model = fit_clone(model, poisoned.X, poisoned.y)
     poisoned_acc = float(poisoned_model.score(X_test, y_test))

@@ -132,7 +132,7 @@ def _book(model, X: np.ndarray, y: np.ndarray, amounts: np.ndarray, lgd: float) 
 
 def _rank(config: ExperimentConfig) -> list[dict[str, Any]]:
     """Every real defense against the story's attack on this seed, best first."""
-    candidates = [d for d in DEFENSES if d not in ("none", "oracle")]
+    candidates = [d for d, cls in DEFENSES.items() if not cls.is_baseline]
     runs = matrix_runs(config.replace(grid_resolution=0), [STORY_ATTACK], candidates,
                        seeds=[config.seed])
     order = {d: i for i, d in enumerate(candidates)}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils import check_random_state
 
-from core._validation import check_int
 from core.attacks._surrogate import Surrogate
 from core.attacks.base import Attack, PoisonedSet, budget
+from core.params import Cost, Int
 
 __all__ = ["ALFA"]
 
@@ -48,9 +48,9 @@ class ALFA(Attack):
     name = "alfa"
     summary = "choose label flips by alternating optimization (ALFA, Xiao et al. 2012)"
 
-    def __init__(self, rate: float = 0.1, *, iterations: int = 10) -> None:
-        super().__init__(rate)
-        self.iterations = check_int("iterations", iterations, 1, 100)
+    params = (Int("iterations", 10, 1, 100, "maximum alternations per start"),)
+    #: its cost grows fast with the data (refits per alternation)
+    cost = Cost(above=400)
 
     def poison(self, X, y, *, model=None, random_state=None) -> PoisonedSet:
         X = np.asarray(X, dtype=float)

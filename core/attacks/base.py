@@ -9,8 +9,9 @@ from typing import ClassVar
 import numpy as np
 
 from core._validation import check_real
+from core.params import Declared, Float, Registry
 
-__all__ = ["PoisonedSet", "Attack", "budget"]
+__all__ = ["PoisonedSet", "Attack", "budget", "RATE", "ATTACKS"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,15 +45,32 @@ def budget(rate: float, n_train: int) -> int:
     return int(round(rate * n_train))
 
 
-class Attack(ABC):
-    """Base class. Subclasses set ``name``, ``summary`` and implement ``poison``."""
+#: the budget every attack takes first (``ExperimentConfig.poison_rate``)
+RATE = Float("poison_rate", 0.1, 0.0, 1.0, "poison points per clean training point",
+             high_open=True)
+
+
+class Attack(Declared, ABC):
+    """Base class. Subclasses set ``name``, ``summary``, declare ``params``, implement ``poison``.
+
+    ``Attack(rate, **params)``: the budget, then the declared parameters by name
+    (see :mod:`core.params`). Class attributes the UI and the CLI read besides the
+    declaration: ``cost`` (when the dashboard runs it in the background) and
+    ``targeted`` (it picks target points and reports their success rate).
+    """
 
     name: ClassVar[str]
     summary: ClassVar[str]
+    targeted: ClassVar[bool] = False
 
-    def __init__(self, rate: float = 0.1) -> None:
-        self.rate = check_real("poison_rate", rate, 0.0, 1.0, high_open=True)
+    def __init__(self, rate: float = 0.1, **params) -> None:
+        self.rate = check_real(RATE.name, rate, RATE.low, RATE.high, high_open=True)
+        super().__init__(**params)
 
     @abstractmethod
     def poison(self, X: np.ndarray, y: np.ndarray, *, model=None, random_state=None) -> PoisonedSet:
         """Return the poisoned version of the training set ``(X, y)``."""
+
+
+#: every attack, in registration order: the registry the CLI and the dashboard read
+ATTACKS: Registry = Registry("attack", Attack)

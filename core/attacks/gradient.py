@@ -6,9 +6,9 @@ import numpy as np
 from sklearn.metrics.pairwise import pairwise_kernels
 from sklearn.utils import check_random_state
 
-from core._validation import check_choice, check_int, check_real
 from core.attacks._surrogate import Surrogate
 from core.attacks.base import Attack, PoisonedSet, budget
+from core.params import Choice, Cost, Float, Int
 
 __all__ = ["GradientPoisoning", "kernel_gradient", "poison_gradient"]
 
@@ -236,16 +236,23 @@ class GradientPoisoning(Attack):
     name = "gradient"
     summary = "optimize poison points by gradient ascent on validation loss (Biggio 2012)"
 
-    def __init__(self, rate: float = 0.1, *, steps: int = 40, step_size: float = 0.15,
-                 box_margin: float = 0.0, val_fraction: float = 0.5,
-                 objective: str = "loss", init: str = "boundary") -> None:
-        super().__init__(rate)
-        self.steps = check_int("steps", steps, 1, 500)
-        self.step_size = check_real("step_size", step_size, 0.0, 1.0, low_open=True)
-        self.box_margin = check_real("box_margin", box_margin, 0.0, 1.0)
-        self.val_fraction = check_real("val_fraction", val_fraction, 0.05, 1.0)
-        self.objective = check_choice("objective", objective, ["loss", "error"])
-        self.init = check_choice("init", init, ["boundary", "random"])
+    params = (
+        Int("steps", 40, 1, 500, "gradient steps"),
+        Float("step_size", 0.15, 0.0, 1.0, "step length, as a share of the feature box",
+              low_open=True, step=0.01),
+        Float("box_margin", 0.0, 0.0, 1.0, "how far outside the data's box poison may go, "
+              "as a share of its width", step=0.05),
+        Float("val_fraction", 0.5, 0.05, 1.0, "share of the clean data the attacker "
+              "validates on", step=0.05),
+        Choice("objective", "loss", ("loss", "error"), "what the attacker maximizes on its "
+               "validation split"),
+        Choice("init", "boundary", ("boundary", "random"), "where the poison points start"),
+    )
+    #: optimizes for a while at any size: always a background job with progress
+    cost = Cost(always=True)
+
+    def __init__(self, rate: float = 0.1, **params) -> None:
+        super().__init__(rate, **params)
         self.history_: list[float] = []
         self.path_: list[np.ndarray] = []
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils import check_random_state
 
-from core._validation import check_int, check_real
 from core.attacks.base import Attack, PoisonedSet, budget
 from core.models import fit_clone
+from core.params import Choice, Float
 
 __all__ = ["LabelFlip", "TargetedFlip", "Injection"]
 
@@ -58,9 +58,7 @@ class TargetedFlip(Attack):
     name = "targeted_flip"
     summary = "flip one class's points nearest the clean model's boundary"
 
-    def __init__(self, rate: float = 0.1, *, flip_class: int = 0) -> None:
-        super().__init__(rate)
-        self.flip_class = check_int("flip_class", flip_class, 0, 1)
+    params = (Choice("flip_class", 0, (0, 1), "class whose points are relabelled as the other"),)
 
     def poison(self, X, y, *, model=None, random_state=None) -> PoisonedSet:
         if model is None:
@@ -112,12 +110,12 @@ class Injection(Attack):
     name = "injection"
     summary = "inject a wrong-label cluster beyond the other class"
 
-    def __init__(self, rate: float = 0.1, *, label: int = 1, distance: float = 3.0,
-                 spread: float = 0.6) -> None:
-        super().__init__(rate)
-        self.label = check_int("label", label, 0, 1)
-        self.distance = check_real("distance", distance, 0.0, 20.0)
-        self.spread = check_real("spread", spread, 0.0, 5.0)
+    params = (
+        Choice("label", 1, (0, 1), "label given to the injected points"),
+        Float("distance", 3.0, 0.0, 20.0, "how far beyond the other class, in feature SDs",
+              step=0.25),
+        Float("spread", 0.6, 0.0, 5.0, "cluster SD, in feature SDs", step=0.05),
+    )
 
     def centre(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
         """The cluster centre the placement rule gives for ``(X, y)``."""

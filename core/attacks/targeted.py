@@ -6,9 +6,9 @@ import numpy as np
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
 
-from core._validation import check_int, check_real
 from core.attacks.base import Attack, PoisonedSet, budget
 from core.models import fit_clone
+from core.params import Choice, Float, Int
 
 __all__ = ["TargetedInjection", "pick_targets"]
 
@@ -93,14 +93,16 @@ class TargetedInjection(Attack):
     name = "targeted_injection"
     summary = "inject points that make chosen target points get the attacker's label"
 
-    def __init__(self, rate: float = 0.1, *, n_targets: int = 5, target_label: int = 1,
-                 depth: float = 0.25, distance: float = 0.25, spread: float = 0.1) -> None:
-        super().__init__(rate)
-        self.n_targets = check_int("n_targets", n_targets, 1, 100)
-        self.target_label = check_int("target_label", target_label, 0, 1)
-        self.depth = check_real("depth", depth, 0.0, 1.0)
-        self.distance = check_real("distance", distance, 0.0, 5.0)
-        self.spread = check_real("spread", spread, 0.0, 2.0)
+    targeted = True
+    params = (
+        Int("n_targets", 5, 1, 100, "number of target points"),
+        Choice("target_label", 1, (0, 1), "the label the attacker wants for the targets"),
+        Float("depth", 0.25, 0.0, 1.0, "which rejected points: 0 = nearest the boundary, "
+              "1 = deepest", step=0.05),
+        Float("distance", 0.25, 0.0, 5.0, "how far beyond the targets, in feature SDs",
+              step=0.05),
+        Float("spread", 0.1, 0.0, 2.0, "poison SD, in feature SDs", step=0.05),
+    )
 
     def poison(self, X, y, *, model=None, random_state=None) -> PoisonedSet:
         if model is None:

@@ -14,7 +14,10 @@ defense ignores it. ``model`` is the (unfitted) victim, for defenses that
 retrain it; ``trusted`` is an optional ``(X, y)`` sample the defender knows to
 be clean, held out of both the training and the test data (required by the
 defenses with ``needs_trusted``). ``DEFENSES`` is the registry the CLI and the
-dashboard read.
+dashboard read; each defense declares its parameters once, in ``params``
+(:mod:`core.params`), and a new one is a module in this package whose class
+is decorated with ``@DEFENSES.register`` (from ``core.defenses.base``; see
+``docs/extending.md``).
 
 The registry, in order (what each defense sees besides the features):
 
@@ -39,9 +42,8 @@ The registry, in order (what each defense sees besides the features):
 
 from __future__ import annotations
 
-from core._validation import check_choice
 from core.defenses._memo import clear_memos
-from core.defenses.base import Defense, Sanitized, check_contamination
+from core.defenses.base import DEFENSES, Defense, Sanitized, check_contamination
 from core.defenses.baseline import NoDefense, Oracle
 from core.defenses.centroids import AUTO_SHARE, Slab, Sphere
 from core.defenses.duti import DUTI
@@ -54,6 +56,7 @@ from core.defenses.outliers import (
 from core.defenses.relabel import TrustedReject, TrustedRelabel
 from core.defenses.training import RONI, Trim
 from core.defenses.trusted import TrustedKNN
+from core.params import discover
 
 __all__ = ["Sanitized", "Defense", "NoDefense", "Oracle", "IsolationForestDefense",
            "LocalOutlierFactorDefense", "LabelAwareIsolationForest", "KNNSanitize", "Sphere",
@@ -61,27 +64,19 @@ __all__ = ["Sanitized", "Defense", "NoDefense", "Oracle", "IsolationForestDefens
            "DEFENSES", "AUTO_SHARE", "make_defense", "defense_from_config", "check_contamination",
            "clear_memos"]
 
-DEFENSES: dict[str, type[Defense]] = {
-    cls.name: cls for cls in (NoDefense, Oracle, IsolationForestDefense, KNNSanitize,
-                              LocalOutlierFactorDefense, LabelAwareIsolationForest, Sphere, Slab,
-                              RONI, Trim, TrustedKNN, TrustedRelabel, TrustedReject, DUTI)
-}
+for _cls in (NoDefense, Oracle, IsolationForestDefense, KNNSanitize, LocalOutlierFactorDefense,
+             LabelAwareIsolationForest, Sphere, Slab, RONI, Trim, TrustedKNN, TrustedRelabel,
+             TrustedReject, DUTI):
+    DEFENSES.register(_cls)
+#: any other module of this package registers its defense itself (``@DEFENSES.register``)
+discover(__name__, __path__)
 
 
 def make_defense(name: str, **params) -> Defense:
-    """Build the registered defense ``name`` with its keyword parameters."""
-    check_choice("defense", name, DEFENSES)
-    return DEFENSES[name](**params)
+    """Build the registered defense ``name`` with its declared parameters."""
+    return DEFENSES.get_class(name)(**params)
 
 
 def defense_from_config(config) -> Defense:
-    """The defense an :class:`~core.experiment.ExperimentConfig` names, with its parameters.
-
-    Each defense class lists the config fields it reads in ``config_params``
-    (config field -> constructor parameter): ``contamination`` for the
-    outlier detectors, sphere, slab and trim; ``knn_k`` / ``knn_threshold``
-    for the kNN votes; none for ``none``, ``oracle``, ``roni``, ``trusted_relabel``,
-    ``trusted_reject`` and ``duti``.
-    """
-    cls = DEFENSES[check_choice("defense", config.defense, DEFENSES)]
-    return cls(**{param: getattr(config, field) for field, param in cls.config_params.items()})
+    """The defense a :class:`~core.experiment.ExperimentConfig` names, with its parameters."""
+    return make_defense(config.defense, **config.defense_params)

@@ -13,9 +13,10 @@ from sklearn.preprocessing import RobustScaler
 from sklearn.svm import SVC
 
 from core._validation import Interval
+from core.params import Declared, Float, Registry
 
-__all__ = ["Sanitized", "Defense", "check_contamination", "resolve_contamination",
-           "robust_scale", "victim_loss"]
+__all__ = ["Sanitized", "Defense", "check_contamination", "resolve_contamination", "CONTAMINATION",
+           "robust_scale", "victim_loss", "DEFENSES"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,6 +51,10 @@ class Sanitized:
 
 #: numeric contamination (also "auto")
 CONTAMINATION_RANGE = Interval(0.0, 0.5, low_open=True)
+#: the contamination parameter every fraction-based defense declares
+CONTAMINATION = Float("contamination", "auto", 0.0, 0.5, "expected share of poison: the share "
+                      "dropped ('auto': the detector's own threshold)", low_open=True,
+                      words=("auto",), step=0.01)
 
 
 def check_contamination(value: float | str) -> float | str:
@@ -89,22 +94,25 @@ def victim_loss(fitted, X: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.maximum(0.0, 1.0 - margin)
 
 
-class Defense(ABC):
-    """Base class. Subclasses set ``name``, ``summary`` and implement ``sanitize``.
+class Defense(Declared, ABC):
+    """Base class. Subclasses set ``name``, ``summary``, declare ``params`` and implement
+    ``sanitize``.
 
-    Class attributes the UI and the CLI read:
+    ``Defense(**params)`` takes the declared parameters by name (see
+    :mod:`core.params`). Class attributes the UI and the CLI read besides the declaration:
 
-    ``config_params``
-        Which :class:`~core.experiment.ExperimentConfig` fields set which
-        constructor parameters (``{"knn_k": "k"}``); see ``defense_from_config``.
     ``needs_trusted``
         True when ``sanitize`` requires the trusted sample (``trusted_fraction > 0``).
+    ``is_baseline``
+        A reference point, not a defense to rank (``none``, ``oracle``).
+    ``cost``
+        When the dashboard runs it in the background (:class:`core.params.Cost`).
     """
 
     name: ClassVar[str]
     summary: ClassVar[str]
-    config_params: ClassVar[dict[str, str]] = {}
     needs_trusted: ClassVar[bool] = False
+    is_baseline: ClassVar[bool] = False
 
     @abstractmethod
     def sanitize(self, X: np.ndarray, y: np.ndarray, *, model=None, random_state=None,
@@ -115,6 +123,10 @@ class Defense(ABC):
     def _drop(flagged: np.ndarray, score: np.ndarray, y: np.ndarray) -> Sanitized:
         flagged = np.asarray(flagged, dtype=bool)
         return Sanitized(~flagged, np.asarray(score, dtype=float), ~flagged, y.copy())
+
+
+#: every defense, in registration order: the registry the CLI and the dashboard read
+DEFENSES: Registry = Registry("defense", Defense)
 
 
 def is_svm(model) -> bool:

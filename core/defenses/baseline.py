@@ -14,6 +14,7 @@ class NoDefense(Defense):
 
     name = "none"
     summary = "no defense: retrain on the poisoned data as it is"
+    is_baseline = True
 
     def sanitize(self, X, y, *, model=None, random_state=None, is_poison=None,
                  trusted=None) -> Sanitized:
@@ -29,6 +30,7 @@ class Oracle(Defense):
 
     name = "oracle"
     summary = "remove exactly the poison points (upper bound)"
+    is_baseline = True
 
     def sanitize(self, X, y, *, model=None, random_state=None, is_poison=None,
                  trusted=None) -> Sanitized:

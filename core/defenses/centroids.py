@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from core.defenses.base import (
+    CONTAMINATION,
     Defense,
     Sanitized,
-    check_contamination,
     resolve_contamination,
     robust_scale,
 )
@@ -22,10 +22,7 @@ AUTO_SHARE = 0.1
 class _CentroidDefense(Defense):
     """Shared machinery: per-class robust centroids, per-class quantile radii."""
 
-    config_params = {"contamination": "contamination"}
-
-    def __init__(self, *, contamination: float | str = "auto") -> None:
-        self.contamination = check_contamination(contamination)
+    params = (CONTAMINATION,)
 
     def _distances(self, Z: np.ndarray, y: np.ndarray, centroids: dict) -> np.ndarray:
         raise NotImplementedError

@@ -9,9 +9,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics.pairwise import pairwise_kernels
 from sklearn.svm import SVC
 
-from core._validation import check_choice, check_real
 from core.defenses.base import Defense, Sanitized
 from core.defenses.training import victim_view
+from core.params import Choice, Cost, Float
 
 __all__ = ["DUTI", "duti_flips", "victim_kernel", "MAX_POINTS"]
 
@@ -174,13 +174,17 @@ class DUTI(Defense):
     summary = ("relabel the fewest points that make the fit agree with trusted data "
                "(DUTI, Zhang et al. 2018)")
     needs_trusted = True
-
-    def __init__(self, *, ridge: float = 1.0, sparsity: float = 0.1,
-                 trusted_weight: float = 1.0, mode: str = "relabel") -> None:
-        self.ridge = check_real("ridge", ridge, 1e-3, 100.0)
-        self.sparsity = check_real("sparsity", sparsity, 0.0, 100.0)
-        self.trusted_weight = check_real("trusted_weight", trusted_weight, 0.01, 100.0)
-        self.mode = check_choice("mode", mode, ["relabel", "drop"])
+    params = (
+        Float("ridge", 1.0, 1e-3, 100.0, "kernel ridge regularization (larger = smoother)",
+              step=0.1),
+        Float("sparsity", 0.1, 0.0, 100.0, "price of each label change (DUTI's gamma)",
+              step=0.05),
+        Float("trusted_weight", 1.0, 0.01, 100.0, "weight of the trusted items' fit",
+              step=0.1),
+        Choice("mode", "relabel", ("relabel", "drop"), "what happens to a flagged point"),
+    )
+    #: a dense O(n^3) solve over every point it sees (injected and trusted included)
+    cost = Cost(above=1000, counts="seen")
 
     def sanitize(self, X, y, *, model=None, random_state=None, is_poison=None,
                  trusted=None) -> Sanitized:

@@ -8,8 +8,8 @@ import numpy as np
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 
-from core._validation import check_choice, check_int, check_real
 from core.defenses.base import Defense, Sanitized
+from core.params import Bool, Choice, Float, Int
 
 __all__ = ["KNNSanitize", "knn_relabel", "voters"]
 
@@ -103,17 +103,14 @@ class KNNSanitize(Defense):
 
     name = "knn_sanitize"
     summary = "relabel points whose k nearest neighbours mostly disagree"
-    config_params = {"knn_k": "k", "knn_threshold": "threshold"}
-
-    def __init__(self, *, k: int = 10, threshold: float = 0.6, mode: str = "relabel",
-                 rate_aware: bool = True, max_iter: int = 10) -> None:
-        self.k = check_int("k", k, 1, 100)
-        self.threshold = check_real("threshold", threshold, 0.5, 1.0, low_open=True)
-        self.mode = check_choice("mode", mode, ["relabel", "drop"])
-        if not isinstance(rate_aware, bool):
-            raise ValueError(f"rate_aware={rate_aware!r} is not True or False")
-        self.rate_aware = rate_aware
-        self.max_iter = check_int("max_iter", max_iter, 1, 100)
+    params = (
+        Int("k", 10, 1, 100, "neighbours that vote"),
+        Float("threshold", 0.6, 0.5, 1.0, "smallest share of the votes the other label needs",
+              low_open=True, step=0.05),
+        Choice("mode", "relabel", ("relabel", "drop"), "what happens to a flagged point"),
+        Bool("rate_aware", True, "scale the voters with n and the share with the flip rate"),
+        Int("max_iter", 10, 1, 100, "votes until the fixed point (1 = a single vote)"),
+    )
 
     def sanitize(self, X, y, *, model=None, random_state=None, is_poison=None,
                  trusted=None) -> Sanitized:

@@ -7,9 +7,9 @@ from sklearn.ensemble import IsolationForest
 from sklearn.neighbors import LocalOutlierFactor
 from sklearn.utils import check_random_state
 
-from core._validation import check_int
 from core.defenses._memo import Memo, digest
-from core.defenses.base import Defense, Sanitized, check_contamination, robust_scale
+from core.defenses.base import CONTAMINATION, Defense, Sanitized, robust_scale
+from core.params import Int
 
 __all__ = ["IsolationForestDefense", "LocalOutlierFactorDefense", "LabelAwareIsolationForest"]
 
@@ -44,10 +44,7 @@ class IsolationForestDefense(Defense):
 
     name = "isolation_forest"
     summary = "drop feature-space outliers found by an Isolation Forest"
-    config_params = {"contamination": "contamination"}
-
-    def __init__(self, *, contamination: float | str = "auto") -> None:
-        self.contamination = check_contamination(contamination)
+    params = (CONTAMINATION,)
 
     def sanitize(self, X, y, *, model=None, random_state=None, is_poison=None,
                  trusted=None) -> Sanitized:
@@ -86,11 +83,7 @@ class LocalOutlierFactorDefense(Defense):
 
     name = "lof"
     summary = "drop density outliers found by the Local Outlier Factor"
-    config_params = {"contamination": "contamination"}
-
-    def __init__(self, *, contamination: float | str = "auto", n_neighbors: int = 20) -> None:
-        self.contamination = check_contamination(contamination)
-        self.n_neighbors = check_int("n_neighbors", n_neighbors, 1, 100)
+    params = (CONTAMINATION, Int("n_neighbors", 20, 1, 100, "neighbourhood size (MinPts)"))
 
     def sanitize(self, X, y, *, model=None, random_state=None, is_poison=None,
                  trusted=None) -> Sanitized:
@@ -131,11 +124,7 @@ class LabelAwareIsolationForest(Defense):
 
     name = "label_aware_iforest"
     summary = "one Isolation Forest per class: drop points odd for the label they claim"
-    config_params = {"contamination": "contamination"}
-
-    def __init__(self, *, contamination: float | str = "auto", n_estimators: int = 50) -> None:
-        self.contamination = check_contamination(contamination)
-        self.n_estimators = check_int("n_estimators", n_estimators, 10, 500)
+    params = (CONTAMINATION, Int("n_estimators", 50, 10, 500, "trees per class"))
 
     def sanitize(self, X, y, *, model=None, random_state=None, is_poison=None,
                  trusted=None) -> Sanitized:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import sklearn
 from sklearn.base import clone
@@ -9,10 +11,10 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 
-from core._validation import check_choice, check_int
 from core.defenses._memo import Memo, digest
 from core.defenses.base import Defense, Sanitized, victim_loss
 from core.defenses.training import spatial_batches, victim_view
+from core.params import Bool, Choice, Cost, Int
 
 __all__ = ["TrustedRelabel", "TrustedReject", "trusted_vote"]
 
@@ -31,7 +33,7 @@ def _verdict_key(defense: TrustedRelabel, X, y, X_t, y_t, model, random_state) -
     plain = sorted((k, repr(v)) for k, v in params.items()
                    if k != "steps" and not hasattr(v, "get_params"))
     return digest(random_state, X, y, X_t, y_t, type(model).__name__, plain,
-                  defense.batch_size, defense.partitions, defense.thorough)
+                  defense.batch_size, defense.n_partitions, defense.thorough)
 
 
 def _rotation(d: int, rs: np.random.RandomState) -> np.ndarray:
@@ -130,16 +132,20 @@ class TrustedRelabel(Defense):
     summary = ("relabel batches whose flipped labels fit the trusted data better "
                "(after DUTI, Zhang et al. 2018)")
     needs_trusted = True
+    params = (
+        Int("batch_size", 10, 1, 50, "points per cell"),
+        Int("partitions", None, 1, 10, "cuttings (none = 2, or 4 when thorough)",
+            nullable=True),
+        Bool("thorough", False, "two cell sizes and a verdict per point (drop the unsure)"),
+        Choice("mode", "relabel", ("relabel", "drop"), "what happens to a flagged point"),
+    )
+    #: refits the model once per cell and cutting
+    cost = Cost(above=600)
 
-    def __init__(self, *, batch_size: int = 10, partitions: int | None = None,
-                 thorough: bool = False, mode: str = "relabel") -> None:
-        self.mode = check_choice("mode", mode, ["relabel", "drop"])
-        if not isinstance(thorough, bool):
-            raise ValueError(f"thorough={thorough!r} is not True or False")
-        self.thorough = thorough
-        self.batch_size = check_int("batch_size", batch_size, 1, 50)
-        self.partitions = check_int("partitions", (4 if thorough else 2) if partitions is None
-                                    else partitions, 1, 10)
+    @property
+    def n_partitions(self) -> int:
+        """``partitions``, or its default for ``thorough``."""
+        return (4 if self.thorough else 2) if self.partitions is None else self.partitions
 
     def _verdicts(self, X, y, X_t, y_t, model, rs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(score, new labels, keep)``: the cells' verdicts reconciled by the vote."""
@@ -156,7 +162,7 @@ class TrustedRelabel(Defense):
                 est.fit(np.vstack([Z_t, Z[rows]]), np.concatenate([y_t, y_cell]))
                 return float(victim_loss(est, Z_t, y_t).mean())
 
-            for p in range(self.partitions):
+            for p in range(self.n_partitions):
                 view = Z if p == 0 else Z @ _rotation(Z.shape[1], rs)
                 half = self.thorough and p % 2 == 0
                 size = -(-self.batch_size // 2) if half else self.batch_size
@@ -167,9 +173,9 @@ class TrustedRelabel(Defense):
                     gain = trusted_loss(y[rows], rows) - trusted_loss(1 - y[rows], rows)
                     score[rows] += gain
                     votes[rows] += gain > 0
-        score /= self.partitions
+        score /= self.n_partitions
         if self.thorough:
-            share = votes / self.partitions
+            share = votes / self.n_partitions
             first = np.where(share == 1.0, 1 - y, y)  # every cutting agrees: relabel
             unsure = (share >= UNSURE_SHARE) & (share < 1.0)  # most but not all agree: drop
         else:
@@ -239,10 +245,8 @@ class TrustedReject(TrustedRelabel):
     summary = ("drop batches whose flipped labels fit the trusted data better "
                "(after DUTI, Zhang et al. 2018)")
 
-    def __init__(self, *, batch_size: int = 10, partitions: int | None = None,
-                 thorough: bool = False, mode: str = "drop") -> None:
-        super().__init__(batch_size=batch_size, partitions=partitions, thorough=thorough,
-                         mode=mode)
+    params = tuple(replace(p, default="drop") if p.name == "mode" else p
+                   for p in TrustedRelabel.params)
 
 
 def trusted_vote(X: np.ndarray, y: np.ndarray, X_t: np.ndarray, y_t: np.ndarray, *,

@@ -10,17 +10,17 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 
-from core._validation import check_int, check_real
 from core.defenses.base import (
+    CONTAMINATION,
     Defense,
     Sanitized,
-    check_contamination,
     is_svm,
     resolve_contamination,
     victim_loss,
 )
 from core.defenses.centroids import AUTO_SHARE
 from core.models import fit_clone
+from core.params import Cost, Float, Int
 
 __all__ = ["RONI", "Trim", "spatial_batches"]
 
@@ -128,11 +128,14 @@ class RONI(Defense):
     name = "roni"
     summary = "reject batches of points that raise the loss on trusted data (RONI, Nelson 2008)"
     needs_trusted = True
-
-    def __init__(self, *, batch_size: int = 10, folds: int = 2, tolerance: float = 3.0) -> None:
-        self.batch_size = check_int("batch_size", batch_size, 1, 50)
-        self.folds = check_int("folds", folds, 2, 10)
-        self.tolerance = check_real("tolerance", tolerance, 0.0, 10.0)
+    params = (
+        Int("batch_size", 10, 1, 50, "points per cell"),
+        Int("folds", 2, 2, 10, "trusted folds (quiz sets)"),
+        Float("tolerance", 3.0, 0.0, 10.0, "robust SDs above the median impact that reject a "
+              "cell", step=0.25),
+    )
+    #: refits the model once per cell
+    cost = Cost(above=1000)
 
     def sanitize(self, X, y, *, model=None, random_state=None, is_poison=None,
                  trusted=None) -> Sanitized:
@@ -201,11 +204,9 @@ class Trim(Defense):
 
     name = "trim"
     summary = "refit on the lowest-loss (1 - eps) share until it settles (TRIM, Jagielski 2018)"
-    config_params = {"contamination": "contamination"}
-
-    def __init__(self, *, contamination: float | str = "auto", max_iter: int = 20) -> None:
-        self.contamination = check_contamination(contamination)
-        self.max_iter = check_int("max_iter", max_iter, 1, 200)
+    params = (CONTAMINATION, Int("max_iter", 20, 1, 200, "maximum number of fits"))
+    #: refits the model until the trimmed set settles
+    cost = Cost(above=1000)
 
     def sanitize(self, X, y, *, model=None, random_state=None, is_poison=None,
                  trusted=None) -> Sanitized:

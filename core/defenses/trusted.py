@@ -6,8 +6,8 @@ import numpy as np
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import StandardScaler
 
-from core._validation import check_choice, check_int, check_real
 from core.defenses.base import Defense, Sanitized
+from core.params import Choice, Float, Int
 
 __all__ = ["TrustedKNN"]
 
@@ -42,13 +42,13 @@ class TrustedKNN(Defense):
 
     name = "trusted_knn"
     summary = "drop points whose nearest trusted (hand-checked) points disagree"
-    config_params = {"knn_k": "k", "knn_threshold": "threshold"}
     needs_trusted = True
-
-    def __init__(self, *, k: int = 10, threshold: float = 0.6, mode: str = "drop") -> None:
-        self.k = check_int("k", k, 1, 100)
-        self.threshold = check_real("threshold", threshold, 0.5, 1.0, low_open=True)
-        self.mode = check_choice("mode", mode, ["drop", "relabel"])
+    params = (
+        Int("k", 10, 1, 100, "trusted neighbours that vote"),
+        Float("threshold", 0.6, 0.5, 1.0, "share of the votes the other label needs",
+              low_open=True, step=0.05),
+        Choice("mode", "drop", ("drop", "relabel"), "what happens to a flagged point"),
+    )
 
     def sanitize(self, X, y, *, model=None, random_state=None, is_poison=None,
                  trusted=None) -> Sanitized:
