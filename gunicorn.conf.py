@@ -24,9 +24,8 @@ def post_worker_init(worker):
     Client(worker.wsgi).get("/story/")  # the story's Dash app has the same one-time setup
     # compute the page's default view and the story's default seed once, so the first
     # visitor of each worker waits for nothing (both are memoized per worker)
-    from dashboard.callbacks.experiment import compute
+    from dashboard.service import compute, preview_for, story_for
     from dashboard.state import default_config
-    from dashboard.story import preview_for, story_for
 
     compute(default_config())
     preview_for(0)

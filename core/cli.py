@@ -124,7 +124,6 @@ _FLAGS: list[tuple[str, str, Callable, str]] = [
 _PARAM_FIELDS = {"attack_params": "--attack-param", "defense_params": "--defense-param"}
 assert {f[1] for f in _FLAGS} | set(_PARAM_FIELDS) == {f.name for f in fields(ExperimentConfig)}
 #: the older flags, kept as shorthands: --contamination X = --defense-param contamination=X
-#: (applied where the chosen defense declares the parameter, as old configs are)
 _LEGACY_FLAGS = (("--contamination", "contamination"), ("--knn-k", "knn_k"),
                  ("--knn-threshold", "knn_threshold"))
 
@@ -143,8 +142,7 @@ def _add_experiment_args(p: argparse.ArgumentParser) -> None:
     for flag, dest in _LEGACY_FLAGS:
         name = LEGACY_DEFENSE_FIELDS[dest]
         p.add_argument(flag, dest=dest, default=None, metavar="VALUE",
-                       help=f"shorthand for --defense-param {name}=VALUE, where the defense "
-                            "declares it")
+                       help=f"shorthand for --defense-param {name}=VALUE")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -225,10 +223,9 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
         ExperimentConfig.from_dict(given)
     texts = {field_name: parse_assignments(getattr(args, field_name), flag)
              for field_name, flag in _PARAM_FIELDS.items()}
-    defense = DEFENSES[config.defense]
-    for dest, name in LEGACY_DEFENSE_FIELDS.items():
-        value = getattr(args, dest)
-        if value is not None and name in defense.param_specs():
+    for dest, name in LEGACY_DEFENSE_FIELDS.items():  # given explicitly: the defense must
+        value = getattr(args, dest)                    # declare it (checked with the rest)
+        if value is not None:
             texts["defense_params"].setdefault(name, value)
     changes = {}
     for field_name, registry in (("attack_params", ATTACKS), ("defense_params", DEFENSES)):

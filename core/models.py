@@ -136,3 +136,24 @@ def decision_values(model, X, *, max_block: int = 4_000_000) -> np.ndarray:
                              gamma=gamma, degree=svc.degree, coef0=svc.coef0)
         out[start:start + step] = K @ coef
     return out + svc.intercept_[0]
+
+
+#: cost hints of the models (what makes a fit slow enough for a background job):
+#: the polynomial kernel's fits grow fastest with the data -- above this many training points
+SLOW_KERNEL_ABOVE = {"poly": 1000}
+#: an SVM with C this large can converge very slowly on poisoned (overlapping) data, at any size
+SLOW_C = 100.0
+#: ... and a linear SVM with C at least this on data with more than 2 features
+SLOW_C_LINEAR_HIGH_DIM = 10.0
+
+
+def slow_fit(model: str, *, kernel: str, C: float, n_train: float,
+             n_features: int | None) -> bool:
+    """True when fitting this victim may take over ~1 s (``n_features`` None: unknown).
+
+    The model's cost hint, as :class:`core.params.Cost` is an attack's or a defense's.
+    """
+    if model != "svm":
+        return False
+    return (n_train > SLOW_KERNEL_ABOVE.get(kernel, float("inf")) or C >= SLOW_C
+            or (kernel == "linear" and C >= SLOW_C_LINEAR_HIGH_DIM and n_features != 2))

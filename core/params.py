@@ -98,16 +98,13 @@ class Param:
                     raise ValueError(f"{self.name}={shown(value)} is not {self.allowed}") from None
                 raise
         if self.kind == "float":
-            try:
-                return check_real(self.name, value, self.low, self.high,
-                                  low_open=self.low_open, high_open=self.high_open)
-            except ValueError:
-                if self.words or self.nullable:
-                    raise ValueError(f"{self.name}={shown(value)} is not {self.allowed}") from None
-                raise
+            if isinstance(value, str) or value is None:
+                raise ValueError(f"{self.name}={shown(value)} is not {self.allowed}")
+            return check_real(self.name, value, self.low, self.high,
+                              low_open=self.low_open, high_open=self.high_open)
         if self.kind == "bool":
             if not isinstance(value, bool):
-                raise ValueError(f"{self.name}={shown(value)} is not true or false")
+                raise ValueError(f"{self.name}={shown(value)} is not True or False")
             return value
         for option in self.choices:  # choice: exact match, numbers by value (1 == 1.0)
             if value == option and type(value) is not bool:
@@ -140,6 +137,13 @@ class Param:
         for option in self.choices:  # choice: by its text
             if raw == str(option):
                 return option
+        if all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in self.choices):
+            try:  # numeric choices: say which number was refused
+                number = float(raw)
+            except ValueError:
+                pass
+            else:
+                return self.check(int(number) if number.is_integer() else number)
         raise ValueError(f"{self.name}={raw!r} is not {self.allowed}")
 
     def format(self, value: Any) -> str:

@@ -22,9 +22,9 @@ from dashboard.cache import (
     signing_secret,
 )
 from dashboard.callbacks import register
+from dashboard.callbacks.story import create_story_app
 from dashboard.job_priority import job_niceness, lower_job_priority
 from dashboard.layout import MAX_UPLOAD_BYTES, build_layout
-from dashboard.story import create_story_app
 
 ASSETS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets")
 

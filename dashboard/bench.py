@@ -27,25 +27,26 @@ import time
 
 from core import ExperimentConfig, scenario_config
 from core.defenses import clear_memos
+from dashboard import ids
 from dashboard.callbacks.experiment import PANEL_OUTPUTS
 from dashboard.state import default_config
 
-OUTPUTS = PANEL_OUTPUTS
+OUTPUTS = tuple(PANEL_OUTPUTS.values())
 
 
 def request_body(config: ExperimentConfig) -> dict:
     return {
         "output": ".." + "...".join(f"{i}.{p}" for i, p in OUTPUTS) + "..",
         "outputs": [{"id": i, "property": p} for i, p in OUTPUTS],
-        "inputs": [{"id": "config-store", "property": "data",
+        "inputs": [{"id": ids.CONFIG_STORE, "property": "data",
                     "value": {"config": config.to_dict(), "scenario": None, "problems": []}}],
-        "changedPropIds": ["config-store.data"],
+        "changedPropIds": [f"{ids.CONFIG_STORE}.data"],
         "state": [],
     }
 
 
 def time_update(client, config: ExperimentConfig, *, cold: bool) -> tuple[float, int]:
-    from dashboard.callbacks.experiment import _cached, compute, runs_in_background
+    from dashboard.service import _cached, compute, runs_in_background
 
     if cold:
         _cached.cache_clear()
@@ -69,7 +70,7 @@ def story_request_body(search: str, *, trigger: str | None = None, clicks: int =
                        seed_value=0) -> dict:
     """The story page's update request: a page load (``trigger`` None) or one action."""
     from dashboard import ids
-    from dashboard.story import STORY_OUTPUTS
+    from dashboard.callbacks.story import STORY_OUTPUTS
 
     def n(i):
         return clicks if i == trigger else 0
@@ -90,7 +91,7 @@ def story_request_body(search: str, *, trigger: str | None = None, clicks: int =
     else:
         changed = f"{ids.STORY_URL}.search"
     outputs = []
-    for i, p in STORY_OUTPUTS:
+    for i, p in STORY_OUTPUTS.values():
         if isinstance(i, dict):  # the step pills: one output per pill
             outputs.append([{"id": {**i, "index": k}, "property": p} for k in range(1, 6)])
         else:
@@ -98,7 +99,7 @@ def story_request_body(search: str, *, trigger: str | None = None, clicks: int =
     name = ".." + "...".join(
         f"{json.dumps({**i, 'index': ['ALL']}, sort_keys=True, separators=(',', ':'))}.{p}"
         if isinstance(i, dict)
-        else f"{i}.{p}" for i, p in STORY_OUTPUTS) + ".."
+        else f"{i}.{p}" for i, p in STORY_OUTPUTS.values()) + ".."
     return {"output": name, "outputs": outputs, "inputs": inputs, "changedPropIds": [changed],
             "state": []}
 
@@ -113,7 +114,8 @@ def _post(client, path: str, body: dict) -> float:
 
 def bench_story(client, repeats: int) -> None:
     from dashboard import ids
-    from dashboard.story import clear_story_cache, story_for
+    from dashboard.callbacks.story import clear_story_cache
+    from dashboard.service import story_for
 
     def load(seed: int) -> float:
         start = time.perf_counter()
@@ -202,7 +204,7 @@ def bench_story_browser(client_url: str, repeats: int, *, read_s: float = 2.0) -
 def cpu_reference_ms() -> float:
     """The lab's default view computed cold: a fixed CPU-bound yardstick, so a run on a busy
     (or shared, virtualized) host can be told from a regression."""
-    from dashboard.callbacks.experiment import _cached, compute
+    from dashboard.service import _cached, compute
 
     config = default_config()
     compute(config)  # imports and first-call costs

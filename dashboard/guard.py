@@ -57,9 +57,9 @@ def _check_mapping(name: str):
 
 #: stores the server wrote and the browser sends back: (id, property) -> validator
 STORE_CHECKS = {
-    ("config-store", "data"): _check_config_store,
-    ("job-store", "data"): _check_job_store,
-    ("bg-result", "data"): _check_mapping("bg-result"),
+    (ids.CONFIG_STORE, "data"): _check_config_store,
+    (ids.JOB_STORE, "data"): _check_job_store,
+    (ids.BG_RESULT, "data"): _check_mapping(ids.BG_RESULT),
     (ids.SWEEP_STORE, "data"): _check_mapping(ids.SWEEP_STORE),
     (ids.MATRIX_STORE, "data"): _check_mapping(ids.MATRIX_STORE),
 }

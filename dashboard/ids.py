@@ -8,10 +8,15 @@ NOISE = "noise"
 ATTACK = "attack"
 POISON_RATE = "poison-rate"
 DEFENSE = "defense"
-CONTAMINATION = "contamination"
-CONTAMINATION_AUTO = "contamination-auto"
-KNN_K = "knn-k"
-KNN_THRESHOLD = "knn-threshold"
+# the selected attack's and defense's declared parameters (core.params): rendered from the
+# declaration into these containers, each control a pattern id
+# {"type": PARAM, "kind": "attack" | "defense", "name": <parameter>} (its URL key is
+# "<kind>.<parameter>"); a parameter that also takes a word ("auto") gets a switch
+# {"type": PARAM_WORD, ...} with the same keys
+ATTACK_PARAMS = "attack-params"
+DEFENSE_PARAMS = "defense-params"
+PARAM = "param"
+PARAM_WORD = "param-word"
 MODEL = "model"
 KERNEL = "kernel"
 C = "c"
@@ -25,6 +30,13 @@ DATA = "data"
 CSV_LABEL = "label"
 CSV_FEATURES = "features"
 CSV_POSITIVE = "positive"
+
+# stores: the validated config, a background job's request, its answer
+CONFIG_STORE = "config-store"
+JOB_STORE = "job-store"
+BG_RESULT = "bg-result"
+# wrappers shown or hidden with the dataset
+CSV_FIELDS = "csv-fields"
 
 # graphs
 GRAPH_CLEAN = "graph-clean"

@@ -8,21 +8,21 @@ from dash import dcc, html
 from core import ATTACKS, DATASETS, DEFENSES, KERNELS, MODELS, SCENARIOS
 from core.data_io import CSVLimits
 from core.datasets import CSV
+from core.params import Param
 from dashboard import ids
 from dashboard.figures import PANEL_COLORS, message_figure
 from dashboard.state import (
     C_VALUES,
-    CONTAMINATION_RANGE,
     DEFAULT_SCENARIO,
     DEGREE_VALUES,
     GAMMA_VALUES,
-    KNN_K_RANGE,
-    KNN_THRESHOLD_RANGE,
     N_SAMPLES_RANGE,
+    PARAM_KINDS,
     POISON_RATE_RANGE,
     SEED_RANGE,
     controls_from_config,
     default_config,
+    param_values,
 )
 
 MAX_UPLOAD_BYTES = CSVLimits().max_bytes
@@ -57,6 +57,61 @@ def _slider(cid: str, lo: float, hi: float, step: float, value, *, marks: dict, 
                                **({"transform": "percent"} if pct else {})})
 
 
+#: a numeric parameter with at most this many steps is a slider, else a number box
+MAX_SLIDER_STEPS = 200
+
+
+def param_id(kind: str, name: str, *, word: bool = False) -> dict:
+    """The pattern id of a declared parameter's control (or of its word switch)."""
+    return {"type": ids.PARAM_WORD if word else ids.PARAM, "kind": kind, "name": name}
+
+
+def _param_field(kind: str, spec: Param, value) -> html.Div:
+    """One control for one declared parameter, drawn from its declaration."""
+    pid = param_id(kind, spec.name)
+    label = spec.name.replace("_", " ").capitalize()
+    word = spec.words[0] if spec.words else None
+    if spec.kind == "bool":
+        control = dbc.Switch(id=pid, value=bool(value), label=label, className="param-switch")
+        label = None
+    elif spec.kind == "choice":
+        control = dcc.Dropdown(id=pid, value=value, clearable=False, searchable=False,
+                               options=[{"label": str(c), "value": c} for c in spec.choices])
+    else:
+        integer = spec.kind == "int"
+        step = spec.step or (1 if integer else (spec.high - spec.low) / 100)
+        lo = spec.low + (step if spec.low_open else 0)
+        hi = spec.high - (step if spec.high_open else 0)
+        shown = value if isinstance(value, (int, float)) else (
+            spec.default if isinstance(spec.default, (int, float)) else lo)
+        if (hi - lo) / step <= MAX_SLIDER_STEPS and not spec.nullable:
+            control = _slider(pid, lo, hi, step, shown,
+                              marks={lo: f"{lo:g}", hi: f"{hi:g}"})
+        else:
+            control = dbc.Input(id=pid, type="number", min=spec.low, max=spec.high,
+                                step=1 if integer else "any", debounce=True, size="sm",
+                                value=None if value is None else shown,
+                                placeholder="none (derived)" if spec.nullable else None)
+        if word is not None:  # e.g. contamination: a number, or "auto"
+            control = html.Div([
+                dbc.Switch(id=param_id(kind, spec.name, word=True), label=word,
+                           value=value == word, className="auto-switch"),
+                html.Div(control, className="param-slider"),
+            ])
+    children = [dbc.Label(label, className="control-label")] if label else []
+    children += [control, html.Div(spec.help, className="control-hint")]
+    return html.Div(children, className="control param-control",
+                    id=f"{kind}-param-{spec.name}-field")
+
+
+def param_controls(kind: str, algorithm: str, values: dict) -> list:
+    """The controls of ``algorithm``'s declared parameters (``values``: name -> value)."""
+    cls = PARAM_KINDS[kind].get(algorithm)
+    if cls is None or not cls.params:
+        return [html.Div(f"this {kind} has no parameters", className="control-hint mb-2")]
+    return [_param_field(kind, spec, values.get(spec.name, spec.default)) for spec in cls.params]
+
+
 def controls_card(values: dict) -> dbc.Card:
     lo, hi, step = POISON_RATE_RANGE
     return dbc.Card(dbc.CardBody([
@@ -89,7 +144,7 @@ def controls_card(values: dict) -> dbc.Card:
             _field("Positive class", dcc.Dropdown(id=ids.CSV_POSITIVE, options=[],
                                                   value=values[ids.CSV_POSITIVE],
                                                   placeholder="automatic (needed for 3+ classes)")),
-        ], id="csv-fields", style={"display": "none"}),
+        ], id=ids.CSV_FIELDS, style={"display": "none"}),
         _field("Sample size", _slider(ids.N_SAMPLES, *N_SAMPLES_RANGE, values[ids.N_SAMPLES],
                                       marks={100: "100", 1000: "1k", 2000: "2k", 4000: "4k"})),
         _field("Noise", _slider(ids.NOISE, 0.0, 1.0, 0.01, values[ids.NOISE],
@@ -103,31 +158,15 @@ def controls_card(values: dict) -> dbc.Card:
                                       marks={0: "0%", 0.2: "20%", 0.4: "40%", 0.6: "60%"},
                                       pct=True),
                hint="poison points per clean training point"),
+        html.Div(param_controls("attack", values[ids.ATTACK], param_values(values, "attack")),
+                 id=ids.ATTACK_PARAMS, className="param-controls"),
         html.Hr(),
         html.H6("Defense", className="section-title"),
         _field("Defense", dcc.Dropdown(id=ids.DEFENSE, options=_options(DEFENSES),
                                        value=values[ids.DEFENSE], clearable=False,
                                        searchable=False)),
-        html.Div([
-            dbc.Label("Contamination", className="control-label"),
-            dbc.Switch(id=ids.CONTAMINATION_AUTO, label="auto",
-                       value=values[ids.CONTAMINATION] == "auto", className="auto-switch"),
-            _slider(ids.CONTAMINATION, *CONTAMINATION_RANGE,
-                    0.1 if values[ids.CONTAMINATION] == "auto" else values[ids.CONTAMINATION],
-                    marks={0.01: "1%", 0.25: "25%", 0.5: "50%"}, pct=True),
-            html.Div("expected share of poison: the share of training points the defense drops",
-                     className="control-hint"),
-        ], className="control", id=f"{ids.CONTAMINATION}-field"),
-        html.Div([
-            _field("Neighbours k", _slider(ids.KNN_K, *KNN_K_RANGE, 1, values[ids.KNN_K],
-                                           marks={1: "1", 10: "10", 25: "25", 50: "50"}),
-                   hint="kNN sanitization lets at least √(training points) vote"),
-            _field("Vote threshold", _slider(ids.KNN_THRESHOLD, *KNN_THRESHOLD_RANGE,
-                                             values[ids.KNN_THRESHOLD],
-                                             marks={0.55: "55%", 0.75: "75%", 1: "100%"},
-                                             pct=True),
-                   hint="least share of neighbours that must disagree (more if few look flipped)"),
-        ], id="knn-fields"),
+        html.Div(param_controls("defense", values[ids.DEFENSE], param_values(values, "defense")),
+                 id=ids.DEFENSE_PARAMS, className="param-controls"),
         html.Hr(),
         html.H6("Model", className="section-title"),
         dbc.Row([
@@ -279,9 +318,9 @@ def build_layout() -> html.Div:
     values = controls_from_config(config)
     return html.Div([
         dcc.Location(id=ids.URL, refresh=False),
-        dcc.Store(id="config-store"),
-        dcc.Store(id="job-store"),
-        dcc.Store(id="bg-result"),
+        dcc.Store(id=ids.CONFIG_STORE),
+        dcc.Store(id=ids.JOB_STORE),
+        dcc.Store(id=ids.BG_RESULT),
         dbc.Navbar(dbc.Container([
             html.Span([html.Span("Poison", className="brand-a"), html.Span("Lab",
                                                                             className="brand-b")],

@@ -1,8 +1,13 @@
 """The dashboard's state: control values <-> ExperimentConfig <-> URL query string.
 
-Pure functions (no Dash): the UI offers exactly the ranges defined here, and every
-value that arrives from the browser (a control or a URL) is checked against them
-again on the server.
+Pure functions (no Dash): the UI offers exactly the ranges defined here (and, for
+the attack's and defense's own parameters, the ranges their classes declare), and
+every value that arrives from the browser (a control or a URL) is checked against
+them again on the server.
+
+The selected attack's and defense's parameters travel under the keys
+``attack.<name>`` and ``defense.<name>`` (:func:`param_key`), in the control values
+and in the URL alike.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from core import DEFENSES, SCENARIOS, ExperimentConfig, scenario_config
+from core import ATTACKS, DEFENSES, SCENARIOS, ExperimentConfig, scenario_config
 from core.datasets import CSV, DATASETS
 from core.matrix import MATRIX_TRUSTED_FRACTION
 from dashboard import ids
@@ -30,9 +35,6 @@ FIELDS: dict[str, str] = {
     ids.ATTACK: "attack",
     ids.POISON_RATE: "poison_rate",
     ids.DEFENSE: "defense",
-    ids.CONTAMINATION: "contamination",
-    ids.KNN_K: "knn_k",
-    ids.KNN_THRESHOLD: "knn_threshold",
     ids.MODEL: "model",
     ids.KERNEL: "kernel",
     ids.C: "C",
@@ -66,15 +68,46 @@ def upload_path(token: Any) -> str:
 
 def upload_token(path: str) -> str:
     return f"upload:{os.path.splitext(os.path.basename(path))[0]}"
-#: every control the URL carries, in URL order
+#: every fixed control the URL carries, in URL order (then the parameters)
 CONTROLS: tuple[str, ...] = (ids.SCENARIO, *FIELDS)
+#: kinds of declared parameters: kind -> (registry, the config field naming the algorithm)
+PARAM_KINDS = {"attack": ATTACKS, "defense": DEFENSES}
+#: link keys from before parameters were declared -> the defense parameter they set
+LEGACY_QUERY = {"contamination": "contamination", "knn-k": "k", "knn-threshold": "threshold"}
 
-# What the UI offers (and so all the server accepts from the browser).
+
+def param_key(kind: str, name: str) -> str:
+    """The control-value and URL key of a declared parameter: ``defense.contamination``."""
+    return f"{kind}.{name}"
+
+
+def split_param_key(key: str) -> tuple[str, str] | None:
+    kind, dot, name = key.partition(".")
+    return (kind, name) if dot and kind in PARAM_KINDS and name else None
+
+
+def _params(kind: str, algorithm: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """The declared parameters of ``algorithm`` among the control values, checked.
+
+    A browser sends typed values, a URL text; values for parameters the algorithm
+    does not declare (the previous algorithm's controls, still on the page) are
+    left out. Raises ``ValueError`` naming the first bad one.
+    """
+    cls = PARAM_KINDS[kind].get(algorithm) if isinstance(algorithm, str) else None
+    if cls is None:
+        return {}
+    out = {}
+    for spec in cls.params:
+        key = param_key(kind, spec.name)
+        if key in values:
+            value = values[key]
+            out[spec.name] = spec.parse(value) if isinstance(value, str) else spec.check(value)
+    return cls.check_params(out)
+
+# What the UI offers (and so all the server accepts from the browser); the parameters'
+# ranges are their declarations'.
 N_SAMPLES_RANGE = (100, 4000, 50)
 POISON_RATE_RANGE = (0.0, 0.6, 0.01)
-CONTAMINATION_RANGE = (0.01, 0.5, 0.01)
-KNN_K_RANGE = (1, 50)
-KNN_THRESHOLD_RANGE = (0.55, 1.0, 0.05)
 C_VALUES = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
 GAMMA_VALUES = ("scale", 0.01, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 50.0)
 DEGREE_VALUES = (2, 3, 4, 5)
@@ -121,8 +154,9 @@ def config_from_controls(values: dict[str, Any],
                          base: ExperimentConfig | None = None) -> ExperimentConfig:
     """Validate control values (as the browser sends them) into a config.
 
-    ``values`` maps control ids to values; ``contamination`` is a number or
-    ``"auto"``. Fields without a control (test and trusted fractions, grid size)
+    ``values`` maps control ids to values, and ``attack.<name>`` / ``defense.<name>``
+    to the selected algorithms' parameters (a missing one takes its default). Fields
+    without a control (test and trusted fractions, grid size)
     come from ``base`` (a scenario's config; default: the defaults). Raises
     ``ValueError`` naming the first bad control.
     """
@@ -150,12 +184,8 @@ def config_from_controls(values: dict[str, Any],
         max_noise = DATASETS[dataset].max_noise if dataset in DATASETS else 1.0
         cfg["noise"] = _num(ids.NOISE, v.get(ids.NOISE), 0.0, max_noise)
     cfg["poison_rate"] = _num(ids.POISON_RATE, v.get(ids.POISON_RATE), *POISON_RATE_RANGE[:2])
-    cont = v.get(ids.CONTAMINATION)
-    cfg["contamination"] = "auto" if cont == "auto" else _num(ids.CONTAMINATION, cont,
-                                                                *CONTAMINATION_RANGE[:2])
-    cfg["knn_k"] = _num(ids.KNN_K, v.get(ids.KNN_K), *KNN_K_RANGE, integer=True)
-    cfg["knn_threshold"] = _num(ids.KNN_THRESHOLD, v.get(ids.KNN_THRESHOLD),
-                                *KNN_THRESHOLD_RANGE[:2])
+    for kind in PARAM_KINDS:
+        cfg[f"{kind}_params"] = _params(kind, cfg[kind], v)
     cfg["C"] = _one_of(ids.C, v.get(ids.C), C_VALUES)
     cfg["gamma"] = _one_of(ids.GAMMA, v.get(ids.GAMMA), GAMMA_VALUES)
     cfg["degree"] = _one_of(ids.DEGREE, v.get(ids.DEGREE), DEGREE_VALUES)
@@ -204,11 +234,20 @@ def config_from_store(data: Any) -> ExperimentConfig:
 
 
 def controls_from_config(config: ExperimentConfig) -> dict[str, Any]:
-    """The control values that show ``config``."""
+    """The control values that show ``config`` (its parameters under ``attack.<name>`` ...)."""
     values = {cid: getattr(config, field) for cid, field in FIELDS.items()}
     values[ids.DATA] = upload_token(config.data) if config.data else None
     values[ids.CSV_FEATURES] = list(config.features) if config.features else None
+    for kind in PARAM_KINDS:
+        for name, value in getattr(config, f"{kind}_params").items():
+            values[param_key(kind, name)] = value
     return values
+
+
+def param_values(values: dict[str, Any], kind: str) -> dict[str, Any]:
+    """``{name: value}`` of the ``kind`` parameters among control values."""
+    prefix = f"{kind}."
+    return {k[len(prefix):]: v for k, v in values.items() if k.startswith(prefix)}
 
 
 def default_config(scenario: str | None = DEFAULT_SCENARIO) -> ExperimentConfig:
@@ -221,10 +260,35 @@ def query_from_state(scenario: str | None, config: ExperimentConfig) -> str:
     for cid, value in controls_from_config(config).items():
         if cid in CSV_CONTROLS and value in (None, "", []):
             continue
+        parts = split_param_key(cid)
+        if parts is not None:
+            kind, name = parts
+            spec = PARAM_KINDS[kind][getattr(config, kind)].param_specs()[name]
+            pairs.append((cid, spec.format(value)))
+            continue
         if isinstance(value, list):
             value = ",".join(value)
         pairs.append((cid, format(value, "g") if isinstance(value, float) else str(value)))
     return "?" + urlencode(pairs)
+
+
+def _legacy_params(params: dict[str, str]) -> dict[str, str]:
+    """Old links' ``contamination`` / ``knn-k`` / ``knn-threshold`` as ``defense.*`` keys.
+
+    Every old link carried all three, whichever defense it showed; each applies where
+    the link's defense declares that parameter (as old exported configs do) and is
+    otherwise dropped without a complaint. A new-style key wins over an old one.
+    """
+    out = dict(params)
+    defense = DEFENSES.get(out.get(ids.DEFENSE, ""))
+    for old, name in LEGACY_QUERY.items():
+        if old not in out:
+            continue
+        value = out.pop(old)
+        key = param_key("defense", name)
+        if defense is not None and name in defense.param_specs() and key not in out:
+            out[key] = value
+    return out
 
 
 def state_from_query(search: str | None) -> tuple[str | None, ExperimentConfig, list[str]]:
@@ -234,7 +298,8 @@ def state_from_query(search: str | None) -> tuple[str | None, ExperimentConfig, 
     valid control value; an invalid value is skipped and reported in
     ``problems`` so that a mangled link still opens.
     """
-    params = dict(parse_qsl((search or "").lstrip("?"), keep_blank_values=True))
+    params = _legacy_params(dict(parse_qsl((search or "").lstrip("?"),
+                                           keep_blank_values=True)))
     problems: list[str] = []
     scenario = params.pop(ids.SCENARIO, DEFAULT_SCENARIO if not params else None)
     if scenario is not None and scenario not in SCENARIOS:
@@ -242,16 +307,24 @@ def state_from_query(search: str | None) -> tuple[str | None, ExperimentConfig, 
         scenario = None
     base = default_config(scenario or DEFAULT_SCENARIO)
     values = controls_from_config(base)
-    unknown = sorted(set(params) - set(FIELDS))
+    given_params = {k: v for k, v in params.items() if split_param_key(k) is not None}
+    unknown = sorted(set(params) - set(FIELDS) - set(given_params))
     if unknown:
         problems.append(f"unknown link parameter(s) ignored: {', '.join(unknown)}")
     config = base
     given = {cid: params[cid] for cid in FIELDS if cid in params}
+    # the base's parameters belong to the base's algorithms: a link naming another
+    # attack or defense starts from that one's defaults (and its own link values)
+    for kind in PARAM_KINDS:
+        if kind in given and given[kind] != getattr(base, kind):
+            values = {k: v for k, v in values.items() if not k.startswith(f"{kind}.")}
     try:  # all at once first: a CSV view needs dataset, data and label together
-        return scenario, config_from_controls({**values, **given}, base), problems
+        config = config_from_controls({**values, **given, **given_params}, base)
+        _unused(config, given_params, problems)
+        return scenario, config, problems
     except ValueError:
         pass  # then one by one, so a single bad value does not lose the rest
-    for cid in FIELDS:
+    for cid in [*FIELDS, *given_params]:
         if cid not in params:
             continue
         trial = {**values, cid: params[cid]}
@@ -260,4 +333,17 @@ def state_from_query(search: str | None) -> tuple[str | None, ExperimentConfig, 
             values = trial
         except ValueError as exc:
             problems.append(str(exc))
+    _unused(config, given_params, problems)
     return scenario, config, problems
+
+
+def _unused(config: ExperimentConfig, given: dict[str, str], problems: list[str]) -> None:
+    """Report link parameters the view's attack or defense does not declare."""
+    stray = []
+    for key in given:
+        kind, name = split_param_key(key)
+        if name not in PARAM_KINDS[kind][getattr(config, kind)].param_specs():
+            stray.append(key)
+    if stray:
+        problems.append(f"parameter(s) the selected attack/defense does not have, ignored: "
+                        f"{', '.join(sorted(stray))}")

@@ -90,3 +90,21 @@ def wait_until_running(base: str, body: dict, token: str, handles: dict,
             return
         time.sleep(0.3)
     raise AssertionError(f"the job did not start running in {timeout} s")
+
+
+def callback_body(dep: dict, values: dict, changed: list[str]) -> dict:
+    """A request for the callback ``dep`` (an entry of ``/_dash-dependencies``), as the
+    renderer builds it: ``values`` maps ``"id.property"`` to a value; a pattern input
+    (ALL) gets the list of ``{"id", "property", "value"}`` under its pattern's string,
+    empty when not given."""
+    out = dep["output"]
+    parts = out[2:-2].split("...") if out.startswith("..") else [out]
+    outputs = [dict(zip(("id", "property"), p.rsplit(".", 1), strict=True)) for p in parts]
+
+    def items(specs):
+        return [values.get(f"{s['id']}.{s['property']}", []) if s["id"].startswith("{")
+                else {**s, "value": values.get(f"{s['id']}.{s['property']}")} for s in specs]
+
+    return {"output": out, "outputs": outputs if out.startswith("..") else outputs[0],
+            "inputs": items(dep["inputs"]), "state": items(dep.get("state", [])),
+            "changedPropIds": changed}

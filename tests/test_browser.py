@@ -73,7 +73,8 @@ def test_url_restores_every_control(page: Page, live_app, page_errors):
     page.goto(live_app + "/" + query)
     wait_for_panels(page)
     r = expected(query)
-    assert (r.config.dataset, r.config.knn_k, r.config.gamma, r.config.C) == ("moons", 15, 2.0, 10)
+    assert (r.config.dataset, r.config.defense_params["k"], r.config.gamma, r.config.C) == \
+        ("moons", 15, 2.0, 10)  # an old link's knn-k: the defense's k
     expect(page.locator("#dataset")).to_contain_text("moons")
     expect(page.locator("#attack")).to_contain_text("label flip")
     expect(page.locator("#defense")).to_contain_text("knn sanitize")
@@ -81,10 +82,11 @@ def test_url_restores_every_control(page: Page, live_app, page_errors):
     expect(page.locator("#seed")).to_have_value("7")
     expect(page.locator("#accuracy-poisoned")).to_contain_text(f"{r.poisoned_accuracy:.1%}")
     expect(page.locator("#accuracy-defended")).to_contain_text(f"{r.defended_accuracy:.1%}")
-    # Isolation Forest's contamination does not apply to kNN sanitization: hidden, not ignored
-    expect(page.locator("#contamination-field")).to_be_hidden()
-    expect(page.locator("#knn-fields")).to_be_visible()
-    expect(page.locator("#share-link")).to_have_value(re.compile(r"knn-k=15.*seed=7"))
+    # the controls of kNN sanitization's declared parameters, and only those
+    expect(page.locator("#defense-param-k-field")).to_be_visible()
+    expect(page.locator("#defense-param-rate_aware-field")).to_be_visible()
+    expect(page.locator("#defense-param-contamination-field")).to_have_count(0)
+    expect(page.locator("#share-link")).to_have_value(re.compile(r"seed=7.*defense\.k=15"))
     assert page_errors == []
 
 
@@ -144,7 +146,8 @@ def test_matrix_heatmap_runs_and_a_click_loads_the_pair(page: Page, live_app, pa
 
 
 def test_story_walks_all_steps_with_live_numbers(page: Page, live_app, page_errors, tmp_path):
-    from dashboard.story import STEPS, money, pct, story_for
+    from dashboard.service import story_for
+    from dashboard.story_layout import STEPS, money, pct
 
     n = story_for(0).numbers
     page.add_init_script(CSP_VIOLATIONS)

@@ -7,17 +7,13 @@ import numpy as np
 import pytest
 from dash import no_update
 
-from core import DEFENSES, SCENARIOS, ExperimentConfig, run_experiment, scenario_config
+from core import ATTACKS, DEFENSES, SCENARIOS, ExperimentConfig, run_experiment, scenario_config
 from dashboard import ids
 from dashboard.callbacks.controls import applicable_controls, sync_state
-from dashboard.callbacks.experiment import (
-    compute,
-    compute_in_background,
-    runs_in_background,
-    update_panels,
-)
+from dashboard.callbacks.experiment import update_panels
 from dashboard.callbacks.sweep import compute_sweep, parse_sweep_request, render_sweep
 from dashboard.figures import PANELS, decision_panel, sweep_figure, untyped
+from dashboard.service import compute, compute_in_background, runs_in_background
 from dashboard.state import (
     FIELDS,
     config_from_controls,
@@ -64,10 +60,15 @@ def test_bad_url_values_are_reported_and_skipped():
     (ids.C, 3.0, r"c=3.0 is not one of the dashboard's choices"),
     (ids.ATTACK, "rm -rf", r"attack='rm -rf' is not one of"),
     (ids.SEED, None, r"seed=None is not a finite number"),
-    (ids.CONTAMINATION, 0.9, r"contamination=0.9 is out of range"),
+    ("defense.contamination", 0.9, r"contamination=0.9 is out of range; expected a number in "
+     r"\(0, 0.5\]"),
+    ("defense.k", 0, r"k=0 is out of range; expected an integer in \[1, 100\]"),
+    ("defense.mode", "shred", r"mode='shred' is not one of: relabel, drop"),
 ])
 def test_crafted_control_values_are_refused_by_name(control, value, match):
     values = controls_from_config(SMALL)
+    if control == "defense.contamination":
+        values[ids.DEFENSE] = "isolation_forest"
     values[control] = value
     with pytest.raises(ValueError, match=match):
         config_from_controls(values)
@@ -76,7 +77,7 @@ def test_crafted_control_values_are_refused_by_name(control, value, match):
 # --- the sync callback -----------------------------------------------------------------
 
 def test_page_load_sets_controls_and_url_from_the_link():
-    out = sync_state("?dataset=moons&seed=4", None, {}, False, None)
+    out = sync_state("?dataset=moons&seed=4", None, {}, None)
     assert out["controls"][ids.DATASET] == "moons" and out["controls"][ids.SEED] == 4
     assert out["search"].startswith("?dataset=moons") and "seed=4" in out["search"]
     assert ExperimentConfig.from_dict(out["store"]["config"]).seed == 4
@@ -85,7 +86,7 @@ def test_page_load_sets_controls_and_url_from_the_link():
 def test_a_control_change_updates_store_and_url_only():
     values = controls_from_config(SMALL)
     values[ids.POISON_RATE] = 0.35
-    out = sync_state("?old", "label-flip-moons", values, False, ids.POISON_RATE)
+    out = sync_state("?old", "label-flip-moons", values, ids.POISON_RATE)
     assert out["controls"] is None  # the user's own edit is not written back
     assert out["store"]["config"]["poison_rate"] == 0.35
     assert "poison-rate=0.35" in out["search"]
@@ -94,37 +95,78 @@ def test_a_control_change_updates_store_and_url_only():
 def test_a_bad_control_value_gives_an_error_not_a_crash():
     values = controls_from_config(SMALL)
     values[ids.NOISE] = "lots"
-    out = sync_state("?x", None, values, False, ids.NOISE)
+    out = sync_state("?x", None, values, ids.NOISE)
     assert "noise='lots' is not a number" in out["store"]["error"]
     assert out["search"] is no_update
 
 
 def test_picking_a_scenario_loads_its_values():
     values = controls_from_config(SMALL)
-    out = sync_state("?x", "loan-fraud", values, False, ids.SCENARIO)
+    out = sync_state("?x", "loan-fraud", values, ids.SCENARIO)
     assert out["controls"][ids.DATASET] == "loan" and out["controls"][ids.ATTACK] == "injection"
     assert out["scenario"] == "loan-fraud"
 
 
-def test_auto_contamination_switch():
+def test_a_parameter_word_switch_sets_the_word():
+    from dashboard.callbacks.controls import param_inputs
+
     values = controls_from_config(scenario_config("seed-demo"))
-    out = sync_state("?x", "seed-demo", values, True, ids.CONTAMINATION_AUTO)
-    assert out["store"]["config"]["contamination"] == "auto"
-    assert "contamination=auto" in out["search"]
+    pid = {"type": ids.PARAM, "kind": "defense", "name": "contamination"}
+    values.update(param_inputs([pid], [0.3], [{**pid, "type": ids.PARAM_WORD}], [True]))
+    out = sync_state("?x", "seed-demo", values, ids.PARAM)
+    assert out["store"]["config"]["defense_params"]["contamination"] == "auto"
+    assert "defense.contamination=auto" in out["search"]
+    assert out["controls"] is None  # the user's own edit is not written back
+    values.update(param_inputs([pid], [0.3], [{**pid, "type": ids.PARAM_WORD}], [False]))
+    out = sync_state("?x", "seed-demo", values, ids.PARAM)
+    assert out["store"]["config"]["defense_params"]["contamination"] == 0.3
+
+
+def test_switching_defense_carries_over_what_the_new_one_declares():
+    seed_demo = scenario_config("seed-demo")  # isolation_forest, contamination 0.25
+    values = controls_from_config(seed_demo)
+    values[ids.DEFENSE] = "lof"
+    out = sync_state("?x", "seed-demo", values, ids.DEFENSE, store_of(seed_demo))
+    params = out["store"]["config"]["defense_params"]
+    assert params == {"contamination": 0.25, "n_neighbors": 20}
+    values = controls_from_config(seed_demo.replace(defense="knn_sanitize"))  # mode relabel
+    values[ids.DEFENSE] = "trusted_knn"  # mode drop: a default is not carried over
+    out = sync_state("?x", None, values, ids.DEFENSE,
+                     store_of(seed_demo.replace(defense="knn_sanitize")))
+    assert out["store"]["config"]["defense_params"]["mode"] == "drop"
+
+
+def test_parameter_controls_are_drawn_from_the_declaration():
+    from dashboard.callbacks.controls import render_params
+    from dashboard.layout import param_controls
+
+    for kind, registry in (("attack", ATTACKS), ("defense", DEFENSES)):
+        for name, cls in registry.items():
+            text = json.dumps(param_controls(kind, name, cls.defaults()),
+                              cls=__import__("plotly").utils.PlotlyJSONEncoder)
+            for spec in cls.params:
+                assert json.dumps(spec.name) in text, (name, spec.name)
+                assert spec.help in text
+            if not cls.params:
+                assert "has no parameters" in text
+    store = store_of(scenario_config("seed-demo"))
+    attack, defense = render_params(store, {})
+    assert attack is not no_update and defense is not no_update  # nothing on the page yet
+    shown = {"attack.label": 1, "attack.distance": 3.0, "attack.spread": 0.6,
+             "defense.contamination": 0.25}
+    assert render_params(store, shown) == (no_update, no_update)  # already showing it
+    attack, defense = render_params(store, {**shown, "defense.contamination": 0.1})
+    assert attack is no_update and defense is not no_update  # e.g. back in the browser
 
 
 def test_inapplicable_controls_are_hidden_or_disabled():
-    (cont_style, knn_style, cont_disabled, kernel_off, gamma_off, degree_off, noise_max, _,
-     noise_style, n_max, n_style, csv_style) = applicable_controls("knn_sanitize", "logreg", "rbf",
-                                                                  False, "linear")
+    (kernel_off, gamma_off, degree_off, noise_max, _,
+     noise_style, n_max, n_style, csv_style) = applicable_controls("logreg", "rbf", "linear")
     assert n_style == {} and csv_style == {"display": "none"}
-    assert cont_style == {"display": "none"} and knn_style == {}
     assert kernel_off and gamma_off and degree_off
     assert noise_max == 0.5 and noise_style == {} and n_max == 4000
-    (cont_style, knn_style, cont_disabled, kernel_off, gamma_off, degree_off, _, _,
-     noise_style, n_max, _, _) = applicable_controls("isolation_forest", "svm", "poly", True,
-                                                     "digits")
-    assert cont_style == {} and knn_style == {"display": "none"} and cont_disabled
+    (kernel_off, gamma_off, degree_off, _, _,
+     noise_style, n_max, _, _) = applicable_controls("svm", "poly", "digits")
     assert not kernel_off and not gamma_off and not degree_off
     assert noise_style == {"display": "none"} and n_max == 362
 
@@ -132,7 +174,7 @@ def test_inapplicable_controls_are_hidden_or_disabled():
 def test_switching_to_a_real_dataset_fits_sample_size_and_noise():
     values = controls_from_config(SMALL.replace(n_samples=1000))
     values[ids.DATASET] = "digits"
-    out = sync_state("?x", None, values, False, ids.DATASET)
+    out = sync_state("?x", None, values, ids.DATASET)
     assert out["controls"] == {ids.N_SAMPLES: 362, ids.NOISE: 0.0}
     assert out["store"]["config"]["dataset"] == "digits"
     assert out["store"]["config"]["n_samples"] == 362
@@ -143,13 +185,14 @@ def test_switching_to_a_real_dataset_fits_sample_size_and_noise():
 def test_update_panels_shows_what_core_computes():
     out = update_panels(store_of(SMALL))
     r = run_experiment(SMALL)
-    figs, (clean, poisoned, defended) = out[:3], out[3:6]
+    figs = [out[p] for p in PANELS]
+    clean, poisoned, defended = (out[f"accuracy_{p}"] for p in PANELS)
     assert f"{r.clean_accuracy:.1%}" in str(clean)
     assert f"{r.poisoned_accuracy:.1%}" in str(poisoned)
     assert f"{r.defended_accuracy:.1%}" in str(defended)
-    assert f"{r.detection.n_poison_caught} / {r.detection.n_poison}" in str(out[6])
+    assert f"{r.detection.n_poison_caught} / {r.detection.n_poison}" in str(out["scorecard"])
     assert all(f["data"][0]["type"] == "contour" for f in figs)
-    assert out[9] is False  # no alert
+    assert out["error_open"] is False  # no alert
 
 
 def test_update_panels_is_memoized_by_config():
@@ -161,20 +204,20 @@ def test_update_panels_is_memoized_by_config():
 def test_slow_configs_run_as_background_jobs_with_progress():
     slow = SMALL.replace(attack="gradient", poison_rate=0.1, seed=5)
     out = update_panels(store_of(slow))
-    job = out[11]
+    job = out["job"]
     assert job == {"config": slow.to_dict(), "key": slow.key()}
-    assert "background" in out[0]["layout"]["annotations"][0]["text"]
+    assert "background" in out["clean"]["layout"]["annotations"][0]["text"]
     calls = []
     finished = compute_in_background(calls.append, job)
     assert finished == {"key": slow.key()}
     assert calls[-1] == (100, "100%") and len(calls) > 5
     assert [c[0] for c in calls] == sorted(c[0] for c in calls)
-    out = update_panels(store_of(slow), finished, "bg-result")
+    out = update_panels(store_of(slow), finished, ids.BG_RESULT)
     r = run_experiment(slow)
-    assert f"{r.poisoned_accuracy:.1%}" in str(out[4]) and out[11] is no_update
+    assert f"{r.poisoned_accuracy:.1%}" in str(out["accuracy_poisoned"]) and out["job"] is no_update
     # a job that finishes after the user moved on changes nothing
-    stale = update_panels(store_of(SMALL), finished, "bg-result")
-    assert all(v is no_update for v in stale)
+    stale = update_panels(store_of(SMALL), finished, ids.BG_RESULT)
+    assert all(v is no_update for v in stale.values())
 
 
 def _job_that_never_ends(monkeypatch, seed: int, time_limit: float, *, burn_cpu: bool):
@@ -182,7 +225,7 @@ def _job_that_never_ends(monkeypatch, seed: int, time_limit: float, *, burn_cpu:
     import threading
     import time
 
-    from dashboard.callbacks import experiment
+    from dashboard import service
 
     release = threading.Event()
 
@@ -191,7 +234,7 @@ def _job_that_never_ends(monkeypatch, seed: int, time_limit: float, *, burn_cpu:
             sum(i * i for i in range(20_000))  # a libsvm fit that takes minutes (CPU-bound)
         raise AssertionError("the job should have given up by now")
 
-    monkeypatch.setattr(experiment, "run_experiment", never_ends)
+    monkeypatch.setattr(service, "run_experiment", never_ends)
     config = SMALL.replace(attack="gradient", seed=seed)
     start = time.perf_counter()
     try:
@@ -200,19 +243,19 @@ def _job_that_never_ends(monkeypatch, seed: int, time_limit: float, *, burn_cpu:
     finally:
         release.set()
     assert finished["key"] == config.key() and finished["timed_out"]
-    return finished, update_panels(store_of(config), finished, "bg-result"), \
+    return finished, update_panels(store_of(config), finished, ids.BG_RESULT), \
         time.perf_counter() - start
 
 
 def test_a_background_experiment_that_runs_too_long_stops_with_a_clear_message(monkeypatch):
-    from dashboard.callbacks import experiment
+    from dashboard import service as experiment
 
     finished, out, seconds = _job_that_never_ends(monkeypatch, 77, 0.5, burn_cpu=True)
     assert seconds < 5
     assert finished["error"].startswith("Stopped after 0.5 s of computing")
     assert "python -m core run --config" in finished["error"]
-    assert out[8] == finished["error"] and out[9] is True  # shown in the alert
-    assert "too slow" in out[0]["layout"]["annotations"][0]["text"]
+    assert out["error"] == finished["error"] and out["error_open"] is True  # in the alert
+    assert "too slow" in out["clean"]["layout"]["annotations"][0]["text"]
     assert experiment.job_time_limit() == 120
     monkeypatch.setenv("POISONLAB_JOB_TIME_LIMIT", "30")
     assert experiment.job_time_limit() == 30
@@ -222,12 +265,12 @@ def test_a_background_experiment_that_only_waits_for_the_cpu_is_not_called_too_s
         monkeypatch):
     """Jobs run at the lowest priority: waiting for a core is not the model's fault. The
     limit counts the job's CPU; a job that waited 10x the limit is stopped as too busy."""
-    from dashboard.callbacks import experiment
+    from dashboard import service as experiment
 
     finished, out, seconds = _job_that_never_ends(monkeypatch, 78, 0.2, burn_cpu=False)
     assert experiment.BUSY_FACTOR * 0.2 <= seconds < 5
     assert finished["busy"] and "the server was too busy" in finished["error"]
-    assert "too busy" in out[0]["layout"]["annotations"][0]["text"]
+    assert "too busy" in out["clean"]["layout"]["annotations"][0]["text"]
 
 
 def test_fast_configs_are_not_sent_to_the_background():
@@ -258,10 +301,13 @@ def test_a_large_C_svm_runs_in_the_background():
 
 
 def test_refit_heavy_defenses_and_poly_fits_on_more_data_run_in_the_background():
-    """Each refits the model many times (or fits slowest): foreground only on small data."""
-    for defense, above in (("trusted_relabel", 600), ("trusted_reject", 600), ("roni", 1000),
-                           ("trim", 1000)):
-        trusted = 0.1 if defense != "trim" else 0.0
+    """Each declares the training points above which it refits too often (its ``cost``):
+    foreground only on small data."""
+    refitting = {name: cls.cost.above for name, cls in DEFENSES.items()
+                 if cls.cost.above is not None and cls.cost.counts == "train"}
+    assert refitting  # e.g. trusted_relabel, roni, trim
+    for defense, above in refitting.items():
+        trusted = 0.1 if DEFENSES[defense].needs_trusted else 0.0
         small = SMALL.replace(defense=defense, trusted_fraction=trusted)
         fits = small.replace(n_samples=int(above / (0.6 - trusted)) // 50 * 50)
         assert not runs_in_background(fits), defense
@@ -280,9 +326,9 @@ def test_refit_heavy_defenses_and_poly_fits_on_more_data_run_in_the_background()
 
 def test_update_panels_reports_errors():
     out = update_panels({"error": "poison-rate=0.9 is out of range"})
-    assert out[8] == "poison-rate=0.9 is out of range" and out[9] is True
+    assert out["error"] == "poison-rate=0.9 is out of range" and out["error_open"] is True
     out = update_panels({"config": {**SMALL.to_dict(), "kernel": "cubic"}})
-    assert "kernel='cubic'" in out[8] and out[9] is True
+    assert "kernel='cubic'" in out["error"] and out["error_open"] is True
 
 
 # --- figures ---------------------------------------------------------------------------
@@ -356,7 +402,7 @@ def _ids(component):
             stack.extend(c)
             continue
         if getattr(c, "id", None):
-            found.add(c.id)
+            found.add(c.id if isinstance(c.id, str) else json.dumps(c.id, sort_keys=True))
         children = getattr(c, "children", None)
         if children is not None and not isinstance(children, str):
             stack.append(children)
@@ -366,9 +412,10 @@ def _ids(component):
 def test_layout_has_every_contract_id():
     from dashboard.layout import build_layout
     found = _ids(build_layout())
-    contract = {"scenario", "dataset", "attack", "poison-rate", "defense", "contamination",
-                "model", "kernel", "seed", "graph-clean", "graph-poisoned", "graph-defended",
-                "graph-sweep", "accuracy-clean", "accuracy-poisoned", "accuracy-defended"}
+    contract = {"scenario", "dataset", "attack", "poison-rate", "defense", "attack-params",
+                "defense-params", "model", "kernel", "seed", "graph-clean", "graph-poisoned",
+                "graph-defended", "graph-sweep", "accuracy-clean", "accuracy-poisoned",
+                "accuracy-defended"}
     assert contract <= found
     assert set(FIELDS) <= found
 
@@ -391,21 +438,32 @@ def test_page_references_no_external_resource(client):
 
 
 def test_a_crafted_callback_request_gets_a_clear_error_not_a_500(client):
-    outputs = ["url.search", "config-store.data", "scenario-story.children", "scenario.value",
-               "contamination-auto.value", *(f"{c}.value" for c in FIELDS)]
-    inputs = [{"id": "url", "property": "search", "value": "?x"},
-              {"id": "scenario", "property": "value", "value": None},
-              {"id": "contamination-auto", "property": "value", "value": False},
-              *({"id": c, "property": "value", "value": v}
-                for c, v in controls_from_config(SMALL).items())]
-    inputs[3 + list(FIELDS).index(ids.POISON_RATE)]["value"] = "1e308"
-    body = {"output": ".." + "...".join(outputs) + "..",
-            "outputs": [{"id": o.split(".")[0], "property": o.split(".")[1]} for o in outputs],
-            "inputs": inputs, "changedPropIds": ["poison-rate.value"], "state": []}
+    from tests.dash_http import callback_body
+
+    client.get("/")
+    deps = client.get("/_dash-dependencies").get_json()
+    sync = next(d for d in deps if d["output"].startswith(f"..{ids.URL}.search..."))
+    values = {f"{c}.value": v for c, v in controls_from_config(SMALL).items() if c in FIELDS}
+    values[f"{ids.URL}.search"] = "?x"
+    values[f"{ids.POISON_RATE}.value"] = "1e308"
+    body = callback_body(sync, values, [f"{ids.POISON_RATE}.value"])
     resp = client.post("/_dash-update-component", json=body)
     assert resp.status_code == 200
-    store = json.loads(resp.get_data(as_text=True))["response"]["config-store"]["data"]
+    store = json.loads(resp.get_data(as_text=True))["response"][ids.CONFIG_STORE]["data"]
     assert store == {"error": "poison-rate=1e+308 is out of range; the dashboard offers 0 to 0.6"}
+    # a crafted parameter: refused by its declaration, by name
+    pattern = json.dumps({"kind": ["ALL"], "name": ["ALL"], "type": ids.PARAM},
+                         separators=(",", ":"), sort_keys=True)
+    values[f"{ids.POISON_RATE}.value"] = 0.2
+    values[f"{pattern}.value"] = [{"id": {"type": ids.PARAM, "kind": "defense", "name": "k"},
+                                   "property": "value", "value": 10**6}]
+    values[f"{pattern}.id"] = [{"id": {"type": ids.PARAM, "kind": "defense", "name": "k"},
+                                "property": "id",
+                                "value": {"type": ids.PARAM, "kind": "defense", "name": "k"}}]
+    resp = client.post("/_dash-update-component",
+                       json=callback_body(sync, values, [f"{ids.POISON_RATE}.value"]))
+    store = json.loads(resp.get_data(as_text=True))["response"][ids.CONFIG_STORE]["data"]
+    assert store == {"error": "k=1000000 is out of range; expected an integer in [1, 100]"}
 
 
 # --- your own data ---------------------------------------------------------------------
@@ -450,7 +508,7 @@ def test_uploaded_data_flows_through_state_and_url():
     values = controls_from_config(SMALL)
     values.update({ids.DATASET: "csv", ids.DATA: token, ids.CSV_LABEL: "approved",
                    ids.CSV_FEATURES: ["age", "score"]})
-    out = sync_state("?x", None, values, False, ids.DATA)
+    out = sync_state("?x", None, values, ids.DATA)
     cfg = ExperimentConfig.from_dict(out["store"]["config"])
     assert cfg.dataset == "csv" and cfg.features == ("age", "score") and cfg.label == "approved"
     assert f"data={token.replace(':', '%3A')}" in out["search"]
@@ -459,7 +517,7 @@ def test_uploaded_data_flows_through_state_and_url():
     assert back == cfg and problems == []
     r = run_experiment(cfg)
     panels = update_panels(store_of(cfg))
-    assert f"{r.clean_accuracy:.1%}" in str(panels[3])
+    assert f"{r.clean_accuracy:.1%}" in str(panels["accuracy_clean"])
 
 
 @pytest.mark.parametrize("token", ["/etc/passwd", "upload:../../etc/passwd", "upload:" + "0" * 64])
@@ -518,10 +576,7 @@ def test_trusted_defenses_in_the_dashboard_get_a_trusted_sample(name):
     values[ids.DEFENSE] = "sphere"
     assert config_from_controls(values).trusted_fraction == 0.0
     out = update_panels(store_of(cfg))
-    assert "trusted sample" in str(out[7]) and "ROC AUC" in str(out[6])
-    # the kNN controls show exactly for the defenses that read them
-    knn_style = applicable_controls(name, "svm", "rbf", True, "moons")[1]
-    assert (knn_style == {}) == ("knn_k" in DEFENSES[name].config_params)
+    assert "trusted sample" in str(out["run_info"]) and "ROC AUC" in str(out["scorecard"])
 
 
 def test_the_bench_request_matches_the_compute_callback(client):

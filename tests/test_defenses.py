@@ -70,7 +70,7 @@ def test_defense_contract(name, poisoned, trusted):
                allow_nan=False)
 
 
-@pytest.mark.parametrize("name", [n for n, c in DEFENSES.items() if n != "oracle"])
+@pytest.mark.parametrize("name", [n for n, c in DEFENSES.items() if not c.uses_true_mask])
 def test_only_the_oracle_looks_at_the_truth(name, poisoned, trusted):
     a = _sanitize(name, poisoned, trusted)
     b = make_defense(name).sanitize(poisoned.X, poisoned.y, model=MODEL, random_state=0,
@@ -83,13 +83,12 @@ def test_registry_metadata_is_consistent():
         assert cls.name == name and cls.summary and cls.__doc__
         cfg = ExperimentConfig(defense=name, trusted_fraction=0.1 if cls.needs_trusted else 0.0)
         assert isinstance(defense_from_config(cfg), cls)
-        for field in cls.config_params:
-            assert hasattr(cfg, field)
-    assert [n for n, c in DEFENSES.items() if c.needs_trusted] == ["roni", "trusted_knn",
-                                                                   "trusted_relabel",
-                                                                   "trusted_reject", "duti"]
-    uses = {n for n, c in DEFENSES.items() if "contamination" in c.config_params}
-    assert uses == {"isolation_forest", "lof", "label_aware_iforest", "sphere", "slab", "trim"}
+        assert defense_from_config(cfg).get_params() == cfg.defense_params == cls.defaults()
+        for spec in cls.params:  # every declaration is complete and its default valid
+            assert spec.help and spec.check(spec.default) == spec.default or spec.nullable
+        assert isinstance(cls.is_baseline, bool) and isinstance(cls.needs_trusted, bool)
+    # the baselines are the reference points, not defenses to rank
+    assert {n for n, c in DEFENSES.items() if c.is_baseline} == {"none", "oracle"}
 
 
 def test_config_passes_contamination_through():
@@ -535,7 +534,8 @@ def test_duti_gives_a_whole_flipped_band_back_where_cells_fall_short():
 @pytest.mark.parametrize("name, kwargs, match", [
     ("isolation_forest", {"contamination": 0.9},
      r"contamination=0.9 is out of range; expected a number in \(0, 0.5\]"),
-    ("isolation_forest", {"contamination": "most"}, r"contamination='most' is not 'auto'"),
+    ("isolation_forest", {"contamination": "most"},
+     r"contamination='most' is not a number in \(0, 0.5\] \(or 'auto'\)"),
     ("knn_sanitize", {"k": 0}, r"k=0 is out of range"),
     ("knn_sanitize", {"threshold": 0.5},
      r"threshold=0.5 is out of range; expected a number in \(0.5, 1\]"),
@@ -546,7 +546,9 @@ def test_duti_gives_a_whole_flipped_band_back_where_cells_fall_short():
     ("lof", {"contamination": 0.0}, r"contamination=0 is out of range"),
     ("label_aware_iforest", {"n_estimators": 5}, r"n_estimators=5 is out of range"),
     ("sphere", {"contamination": 0.6}, r"contamination=0.6 is out of range"),
-    ("slab", {"contamination": "half"}, r"contamination='half' is not 'auto'"),
+    ("slab", {"contamination": "half"}, r"contamination='half' is not a number in \(0, 0.5\] "
+     r"\(or 'auto'\)"),
+    ("sphere", {"radius": 2}, r"sphere has no parameter 'radius'; its parameters: contamination"),
     ("roni", {"batch_size": 0}, r"batch_size=0 is out of range; expected an integer in \[1, 50\]"),
     ("roni", {"folds": 1}, r"folds=1 is out of range"),
     ("roni", {"tolerance": -1.0}, r"tolerance=-1 is out of range"),

@@ -53,6 +53,9 @@ assert set(OPTIMIZING) <= set(ATTACKS)
 CHOICES = {"dataset": DATASETS, "attack": ATTACKS, "defense": DEFENSES, "model": MODELS,
            "kernel": KERNELS}
 CSV_ONLY = ("data", "label", "features", "positive")
+PARAM_FIELDS = ("attack_params", "defense_params")
+#: integer parameters of configs that are run are kept this small (steps, trees, refits)
+RUN_MAX_PARAM = 20
 
 
 # --- strategies ------------------------------------------------------------------------
@@ -92,6 +95,43 @@ WRONG_TYPES = st.one_of(
 )
 
 
+def param_value(spec, cap: int | None = None) -> st.SearchStrategy:
+    """Values a declared parameter accepts (integers at most ``cap``, for runs)."""
+    if spec.kind == "bool":
+        out = st.booleans()
+    elif spec.kind == "choice":
+        out = st.sampled_from(spec.choices)
+    else:
+        high = spec.high if cap is None or spec.kind != "int" else min(spec.high,
+                                                                      max(cap, spec.low))
+        out = inside(Interval(spec.low, high, spec.low_open, spec.high_open,
+                              integer=spec.kind == "int"))
+    for word in spec.words:
+        out = out | st.just(word)
+    return out | st.none() if spec.nullable else out
+
+
+@st.composite
+def params_of(draw, cls, cap: int | None = None) -> dict:
+    """Some of ``cls``'s declared parameters, each a value its declaration accepts."""
+    chosen = draw(st.lists(st.sampled_from(cls.params), unique_by=lambda p: p.name)
+                  if cls.params else st.just([]))
+    return {spec.name: draw(param_value(spec, cap)) for spec in chosen}
+
+
+def bad_param_value(spec) -> st.SearchStrategy:
+    """Values the declaration refuses."""
+    if spec.kind == "bool":
+        return st.integers() | st.text(max_size=4) | st.none()
+    if spec.kind == "choice":
+        return st.text(max_size=6).filter(lambda v: v not in spec.choices) | st.just(10**5000)
+    lim = Interval(spec.low, spec.high, spec.low_open, spec.high_open,
+                   integer=spec.kind == "int")
+    bad = outside(lim) | st.lists(st.integers(0, 3), max_size=2) | st.text(max_size=6).filter(
+        lambda v: v not in spec.words)
+    return bad if spec.nullable else bad | st.none()
+
+
 COLUMN = st.text(st.characters(codec="utf-8"), min_size=1, max_size=8).filter(str.strip)
 
 
@@ -109,7 +149,7 @@ def csv_fields(draw, dataset: str) -> dict:
 def valid_configs(draw, *, csv: bool = False, max_samples: int | None = None,
                   max_grid: int | None = None, max_C: float | None = None,
                   max_gamma: float | None = None, max_degree: int | None = None,
-                  fast: bool = False):
+                  fast: bool = False, max_param: int | None = None):
     """Any config construction accepts. ``csv``: dataset "csv" too (never run here: it
     needs a real file, and tests/test_data_io.py runs those). ``fast``: the optimizing
     attacks only on 2-D data."""
@@ -134,9 +174,8 @@ def valid_configs(draw, *, csv: bool = False, max_samples: int | None = None,
         attack=attack,
         poison_rate=draw(inside(lim["poison_rate"])),
         defense=defense,
-        contamination=draw(st.just("auto") | inside(lim["contamination"])),
-        knn_k=draw(inside(lim["knn_k"])),
-        knn_threshold=draw(inside(lim["knn_threshold"])),
+        attack_params=draw(params_of(ATTACKS[attack], max_param)),
+        defense_params=draw(params_of(DEFENSES[defense], max_param)),
         model=draw(st.sampled_from(list(MODELS))),
         kernel=draw(st.sampled_from(list(KERNELS))),
         C=draw(inside(lim["C"], max_C)),
@@ -156,7 +195,19 @@ def one_bad_field(draw):
     lim = config_limits(base.dataset, base.test_fraction, n_samples=base.n_samples,
                         defense=base.defense)
     is_csv = base.dataset == CSV
-    field = draw(st.sampled_from([*lim, *CHOICES, *(CSV_ONLY[:3] if is_csv else CSV_ONLY)]))
+    params = [p for p in PARAM_FIELDS if getattr(base, p)]
+    field = draw(st.sampled_from([*lim, *CHOICES, *(CSV_ONLY[:3] if is_csv else CSV_ONLY),
+                                  *params, *PARAM_FIELDS]))
+    if field in PARAM_FIELDS:  # one declared parameter made invalid, or an unknown one
+        registry = ATTACKS if field == "attack_params" else DEFENSES
+        cls = registry[getattr(base, field.split("_")[0])]
+        if field in params and draw(st.booleans()):
+            spec = draw(st.sampled_from(cls.params))
+            values[field] = {**values[field], spec.name: draw(bad_param_value(spec))}
+            return values, spec.name
+        name = draw(st.text(min_size=1, max_size=6).filter(lambda n: n not in cls.param_specs()))
+        values[field] = {**values[field], name: 1}
+        return values, f"{cls.name} has no parameter"
     if field in CHOICES:
         bad = st.text(max_size=12).filter(lambda v: v not in CHOICES[field]) | WRONG_TYPES \
             | st.none() | st.integers() | st.just(10**5000)
@@ -170,8 +221,7 @@ def one_bad_field(draw):
             | st.lists(st.none(), min_size=1, max_size=2)
     else:
         bad = outside(lim[field]) | WRONG_TYPES.filter(
-            lambda v: not (field == "contamination" and v == "auto")
-            and not (field == "gamma" and v in ("scale", "auto")))
+            lambda v: not (field == "gamma" and v in ("scale", "auto")))
         if field != "noise":  # noise=None means "the dataset's default"
             bad = bad | st.none()
     values[field] = draw(bad)
@@ -214,14 +264,16 @@ def check_result(r, config: ExperimentConfig) -> None:
 
 @settings(max_examples=30 * SCALE)
 @given(valid_configs(max_samples=RUN_MAX_SAMPLES, max_grid=RUN_MAX_GRID, max_C=RUN_MAX_C,
-                     max_gamma=RUN_MAX_GAMMA, max_degree=RUN_MAX_DEGREE, fast=True))
+                     max_gamma=RUN_MAX_GAMMA, max_degree=RUN_MAX_DEGREE, fast=True,
+                     max_param=RUN_MAX_PARAM))
 def test_every_in_range_config_gives_a_valid_result(config):
     check_result(run_experiment(config), config)
 
 
 @settings(max_examples=6 * SCALE)
 @given(valid_configs(max_samples=RUN_MAX_SAMPLES, max_grid=3, max_C=RUN_MAX_C,
-                     max_gamma=RUN_MAX_GAMMA, max_degree=RUN_MAX_DEGREE, fast=True))
+                     max_gamma=RUN_MAX_GAMMA, max_degree=RUN_MAX_DEGREE, fast=True,
+                     max_param=RUN_MAX_PARAM))
 def test_the_same_config_gives_the_same_result(config):
     a, b = run_experiment(config), run_experiment(config)
     assert summary_json(a) == summary_json(b)
@@ -243,8 +295,10 @@ def test_every_out_of_range_value_is_a_value_error_naming_its_field(case):
     with pytest.raises(ValueError) as info:
         ExperimentConfig.from_dict(values)
     message = str(info.value)
-    value = values[field]
-    if field == "trusted_fraction" and type(value) in (int, float) and value == 0:  # roni's rule
+    value = values.get(field)
+    if field not in values:  # a declared parameter (or an unknown one) of the attack/defense
+        assert message.startswith(f"{field}=") or message.startswith(field), message
+    elif field == "trusted_fraction" and type(value) in (int, float) and value == 0:  # roni
         assert re.match(r"defense='\w+' needs trusted data; set trusted_fraction > 0", message)
     else:
         assert message.startswith(f"{field}="), message

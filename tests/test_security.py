@@ -31,19 +31,37 @@ def panels(**config_changes):
     return body
 
 
+def _pattern(kind: str) -> str:
+    return json.dumps({"kind": ["ALL"], "name": ["ALL"], "type": kind}, separators=(",", ":"),
+                      sort_keys=True)
+
+
 def sync(control, value):
-    """The controls callback's request (what moving one control sends) with one value set."""
+    """The controls callback's request (what moving one control sends) with one value set.
+
+    ``control`` is a fixed control's id, or ``kind.name`` for a declared parameter (sent
+    as the pattern-matching input the parameter controls are)."""
     outputs = ["url.search", "config-store.data", "scenario-story.children", "scenario.value",
-               "contamination-auto.value", *(f"{c}.value" for c in FIELDS)]
-    values = controls_from_config(SMALL)
-    values[control] = value
+               *(f"{c}.value" for c in FIELDS)]
+    values = {c: v for c, v in controls_from_config(SMALL).items() if c in FIELDS}
+    params = []
+    if "." in control:
+        kind, name = control.split(".")
+        pid = {"type": ids.PARAM, "kind": kind, "name": name}
+        params = [{"id": pid, "property": "value", "value": value}]
+        changed = json.dumps(pid, separators=(",", ":"), sort_keys=True) + ".value"
+    else:
+        values[control] = value
+        changed = f"{control}.value"
     inputs = [{"id": "url", "property": "search", "value": "?x"},
               {"id": "scenario", "property": "value", "value": None},
-              {"id": "contamination-auto", "property": "value", "value": False},
-              *({"id": c, "property": "value", "value": v} for c, v in values.items())]
+              *({"id": c, "property": "value", "value": v} for c, v in values.items()),
+              params, []]
+    state = [[{**p, "property": "id", "value": p["id"]} for p in params], [],
+             {"id": ids.CONFIG_STORE, "property": "data", "value": None}]
     return {"output": ".." + "...".join(outputs) + "..",
             "outputs": [{"id": o.split(".")[0], "property": o.split(".")[1]} for o in outputs],
-            "inputs": inputs, "changedPropIds": [f"{control}.value"], "state": []}
+            "inputs": inputs, "changedPropIds": [changed], "state": state}
 
 
 def edit(body, **changes):
@@ -126,7 +144,8 @@ CASES = [
         '"value": 12345}', '"value": -Infinity}')), 200),
     ("control: unknown attack", {"json": sync(ids.ATTACK, "rm -rf")}, 200),
     ("control: unknown defense", {"json": sync(ids.DEFENSE, "magic")}, 200),
-    ("control: list for a number", {"json": sync(ids.KNN_K, [5])}, 200),
+    ("control: list for a number", {"json": sync("defense.k", [5])}, 200),
+    ("control: parameter out of range", {"json": sync("defense.k", 10**6)}, 200),
     ("control: object for C", {"json": sync(ids.C, {"$gt": 0})}, 200),
     ("control: huge integer seed", {"json": sync(ids.SEED, 10**30)}, 200),
 ]

@@ -5,28 +5,21 @@ import json
 import pytest
 from dash import no_update
 
-from dashboard import ids
-from dashboard.story import (
-    STEPS,
-    STORY_OUTPUTS,
-    StoryState,
-    money,
-    next_state,
-    parse_search,
-    pct,
-    story_for,
-    story_update,
-)
+from dashboard import ids, service
+from dashboard.callbacks import story as story_callbacks
+from dashboard.callbacks.story import STORY_OUTPUTS, next_state, story_update
+from dashboard.service import story_for
+from dashboard.story_layout import STEPS, StoryState, money, parse_search, pct
 
-OUT = {f"{i if isinstance(i, str) else i['type']}.{p}": k
-       for k, (i, p) in enumerate(STORY_OUTPUTS)}
+OUT = {f"{i if isinstance(i, str) else i['type']}.{p}": name
+       for name, (i, p) in STORY_OUTPUTS.items()}
 
 
 def page(search, trigger=None, seed_value=None):
-    """story_update's outputs by name, e.g. page('?step=2')['story-title.children']."""
+    """story_update's outputs by id, e.g. page('?step=2')['story-title.children']."""
     values = story_update(search, trigger, seed_value)
-    assert len(values) == len(STORY_OUTPUTS)
-    return {name: values[k] for name, k in OUT.items()}
+    assert set(values) == set(STORY_OUTPUTS)
+    return {key: values[name] for key, name in OUT.items()}
 
 
 def text_of(component) -> str:
@@ -176,7 +169,7 @@ def test_story_requests_over_http_never_fail(client, search, seed_value, changed
 
 
 def test_story_layout_has_every_story_id():
-    from dashboard.story import build_story_layout
+    from dashboard.story_layout import build_story_layout
 
     found, stack = set(), [build_story_layout()]
     while stack:
@@ -194,7 +187,8 @@ def test_story_layout_has_every_story_id():
 
 
 def test_steps_one_to_three_come_first_the_ranking_follows():
-    from dashboard.story import clear_story_cache, preview_for, story_at
+    from dashboard.callbacks.story import clear_story_cache
+    from dashboard.service import preview_for, story_at
 
     clear_story_cache()
     early = story_at(5, 1)
@@ -208,25 +202,21 @@ def test_steps_one_to_three_come_first_the_ranking_follows():
 
 
 def step_numbers_of(story, step):
-    from dashboard.story import step_numbers
+    from dashboard.story_layout import step_numbers
     return step_numbers(story, step)
 
 
 def test_the_page_request_starts_computing_what_its_first_callback_needs(client):
-    from dashboard import story
-
-    story.clear_story_cache()
+    story_callbacks.clear_story_cache()
     client.get("/story/?step=2&seed=41")
-    assert story._previews.get(41) is not None and story._stories.get(41) is None
+    assert service._previews.get(41) is not None and service._stories.get(41) is None
     client.get("/story/?step=4&seed=42")  # step 4 needs the ranked story itself
-    assert story._stories.get(42) is not None
-    assert story.preview_for(41) is story._previews.get(41).result()
+    assert service._stories.get(42) is not None
+    assert service.preview_for(41) is service._previews.get(41).result()
 
 
 def test_a_flood_of_page_requests_starts_at_most_two_computations(client, monkeypatch):
     import threading
-
-    from dashboard import story
 
     release = threading.Event()
 
@@ -234,29 +224,27 @@ def test_a_flood_of_page_requests_starts_at_most_two_computations(client, monkey
         release.wait(10)
         return seed
 
-    story.clear_story_cache()
-    monkeypatch.setattr(story._previews, "_fn", slow)
+    story_callbacks.clear_story_cache()
+    monkeypatch.setattr(service._previews, "_fn", slow)
     try:
         for seed in range(1000, 1020):
             assert client.get(f"/story/?seed={seed}").status_code == 200
-        kept = [s for s in range(1000, 1020) if story._previews.get(s) is not None]
+        kept = [s for s in range(1000, 1020) if service._previews.get(s) is not None]
         assert kept == [1000, 1001]
     finally:
         release.set()
-        story._previews.get(1001).result(timeout=10)
-        story.clear_story_cache()
+        service._previews.get(1001).result(timeout=10)
+        story_callbacks.clear_story_cache()
 
 
 def test_a_shown_step_prepares_the_next_one():
-    from dashboard import story
-
-    story.clear_story_cache()
+    story_callbacks.clear_story_cache()
     first = page("?step=1&seed=8")
-    ahead = story._views.get((8, 2, False))
+    ahead = story_callbacks._views.get((8, 2, False))
     assert ahead is not None  # rendered in the background, outside a request: at once
     second = page("?step=2&seed=8")
     assert second["story-graph.figure"] is ahead.result()["figure"]
     assert second["story-title.children"].startswith("2.")
     assert first["story-graph.figure"] is not second["story-graph.figure"]
-    assert story._views.get((8, 3, False)) is not None
-    assert story._views.get((8, 3, True)) is None  # presenter mode is its own rendering
+    assert story_callbacks._views.get((8, 3, False)) is not None
+    assert story_callbacks._views.get((8, 3, True)) is None  # presenter mode is its own rendering

@@ -105,6 +105,8 @@ class Defense(Declared, ABC):
         True when ``sanitize`` requires the trusted sample (``trusted_fraction > 0``).
     ``is_baseline``
         A reference point, not a defense to rank (``none``, ``oracle``).
+    ``uses_true_mask``
+        It reads the true ``is_poison`` mask (only the oracle may).
     ``cost``
         When the dashboard runs it in the background (:class:`core.params.Cost`).
     """
@@ -113,6 +115,7 @@ class Defense(Declared, ABC):
     summary: ClassVar[str]
     needs_trusted: ClassVar[bool] = False
     is_baseline: ClassVar[bool] = False
+    uses_true_mask: ClassVar[bool] = False
 
     @abstractmethod
     def sanitize(self, X: np.ndarray, y: np.ndarray, *, model=None, random_state=None,

@@ -31,6 +31,7 @@ class Oracle(Defense):
     name = "oracle"
     summary = "remove exactly the poison points (upper bound)"
     is_baseline = True
+    uses_true_mask = True
 
     def sanitize(self, X, y, *, model=None, random_state=None, is_poison=None,
                  trusted=None) -> Sanitized:

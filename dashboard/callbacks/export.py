@@ -10,8 +10,8 @@ from dash import Dash, Input, Output, State, ctx, dcc, no_update
 from core import ExperimentConfig, __version__
 from core.export import experiment_document, poisoned_training_frame, to_safe_csv
 from dashboard import ids
-from dashboard.callbacks.experiment import compute
 from dashboard.report import ImageExportUnavailable, html_report, png_zip
+from dashboard.service import compute
 
 
 def _config(store: dict | None) -> ExperimentConfig | None:
@@ -90,7 +90,7 @@ def register(app: Dash) -> None:
         Output(ids.EXPORT_FILE, "data"),
         Output(ids.EXPORT_INFO, "children"),
         *(Input(button, "n_clicks") for button in EXPORTS),
-        State("config-store", "data"),
+        State(ids.CONFIG_STORE, "data"),
         State(ids.SWEEP_STORE, "data"),
         State(ids.MATRIX_STORE, "data"),
         prevent_initial_call=True,

@@ -12,9 +12,8 @@ from core.matrix import run_matrix
 from core.metrics import detection_curves
 from dashboard import ids
 from dashboard.cache import results_cache
-from dashboard.callbacks.experiment import compute, runs_in_background
-from dashboard.callbacks.sweep import dask_scheduler, sweep_key
 from dashboard.figures import detection_figure, matrix_figure, message_figure
+from dashboard.service import compute, dask_scheduler, runs_in_background, sweep_key
 
 MATRIX_SEED_CHOICES = (1, 3, 5)
 
@@ -106,7 +105,7 @@ def register(app: Dash) -> None:
     @app.callback(
         Output(ids.MATRIX_STORE, "data"),
         Input(ids.MATRIX_RUN, "n_clicks"),
-        State("config-store", "data"),
+        State(ids.CONFIG_STORE, "data"),
         State(ids.MATRIX_SEEDS, "value"),
         background=True,
         progress=[Output(ids.MATRIX_PROGRESS, "value"), Output(ids.MATRIX_PROGRESS, "max"),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from typing import Any
 
@@ -15,27 +13,11 @@ from core import ExperimentConfig, run_sweep
 from core.sweeps import summarize_sweep
 from dashboard import ids
 from dashboard.figures import message_figure, sweep_figure
+from dashboard.service import dask_scheduler, sweep_key
 
 MAX_RATES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 SEED_CHOICES = (1, 3, 5, 10)
 N_RATES = 9
-#: the Dask scheduler sweeps and matrices run on, when set (else local processes)
-SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
-
-
-def dask_scheduler() -> str | None:
-    """``$DASK_SCHEDULER_ADDRESS``, read per job (an empty value means unset)."""
-    return os.environ.get(SCHEDULER_ENV) or None
-
-
-def sweep_key(config: ExperimentConfig) -> str:
-    """What a sweep depends on: the config without rate, seed and grid."""
-    d = config.to_dict()
-    for k in ("poison_rate", "seed", "grid_resolution"):
-        d.pop(k)
-    return json.dumps(d, sort_keys=True)
-
-
 def parse_sweep_request(store: dict | None, max_rate: Any, seeds: Any
                         ) -> tuple[ExperimentConfig, list[float], int]:
     """Validate what the browser sent; ``ValueError`` names the bad value."""

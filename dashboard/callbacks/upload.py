@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import hashlib
 import os
 from typing import Any
@@ -14,6 +13,7 @@ from dash import Dash, Input, Output, State, html, no_update
 from core.data_io import CSVLimits, DataError, numeric_columns, read_csv_table
 from core.datasets import CSV
 from dashboard import ids
+from dashboard.service import upload_table
 from dashboard.state import upload_path, upload_token, uploads_dir
 
 LABEL_GUESSES = ("label", "target", "class", "y", "outcome", "approved", "default", "fraud")
@@ -69,12 +69,6 @@ def guess_label(columns: list[str]) -> str:
         if name.strip().lower() in LABEL_GUESSES:
             return name
     return columns[-1]
-
-
-@functools.lru_cache(maxsize=8)
-def upload_table(path: str):
-    """The parsed upload (frame, notes), cached: several callbacks read the same file."""
-    return read_csv_table(path)
 
 
 def handle_upload(contents: str | None, filename: str | None) -> tuple:

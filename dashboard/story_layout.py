@@ -1,32 +1,23 @@
-"""Story mode: the loan-fraud attack told step by step, at ``/story/``.
+"""Story mode's page: the URL state, the layout and each step's numbers, text and figure.
 
-Its own small Dash app on the main app's Flask server, so it shares the
-process, the headers and the deployment but none of the lab's callbacks. The
-URL holds the whole state (``?step=3&seed=7&present=1``), so a demo is
-exactly repeatable and every step is linkable. Every number on the page is
-read from :func:`core.story.loan_story` for the URL's seed.
+Pure (no callbacks): :mod:`dashboard.callbacks.story` wires them to the URL and the
+buttons, over the stories computed by :mod:`dashboard.service`. The URL holds the
+whole state (``?step=3&seed=7&present=1``), so a demo is exactly repeatable and every
+step is linkable.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections import OrderedDict
-from collections.abc import Hashable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from urllib.parse import parse_qs, urlencode
 
 import dash_bootstrap_components as dbc
-from dash import ALL, Dash, Input, Output, ctx, dcc, html, no_update
-from flask import after_this_request, request
+from dash import dcc, html
 
 from core.defenses import DEFENSES
-from core.story import CURRENCY, LoanStory, loan_story
+from core.story import CURRENCY, LoanStory
 from dashboard import ids
 from dashboard import story_figures as figs
-
-log = logging.getLogger(__name__)
 
 PATH = "/story/"
 STEPS = ("The model", "The attack", "The damage", "The defense", "What to do")
@@ -81,124 +72,7 @@ def parse_search(search: str | None) -> tuple[StoryState, list[str]]:
     return state, notes
 
 
-# The full story ranks every defense (about a second); steps 1-3 do not need that, so a
-# page load computes them without it (the preview) and the full story follows in a
-# background thread, ready by the time a presenter reaches step 4. The page request itself
-# starts the computation its first callback will ask for, so the server works while the
-# browser starts Dash and plotly.js. Both are kept for the last 16 seeds.
-_MEMO = 16
-_PREFETCH_QUEUE = 2  # page requests start at most this many computations ahead of need
 
-
-class _Memo:
-    """``fn(key)`` as futures, one background thread, the last ``size`` keys kept.
-
-    Unlike ``lru_cache``, two requests for a seed that is still being computed share the
-    one computation (the page request's prefetch and the callback that follows it)."""
-
-    def __init__(self, fn, size: int, name: str) -> None:
-        self._fn, self._size = fn, size
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
-        self._lock = threading.Lock()
-        self._futures: OrderedDict[Hashable, Future] = OrderedDict()
-
-    def submit(self, key: Hashable, *, queue_limit: int | None = None) -> Future | None:
-        """The computation for ``key``, started if it is not known yet; with
-        ``queue_limit``, None instead of starting one when that many are pending."""
-        with self._lock:
-            future = self._futures.get(key)
-            if future is not None:
-                self._futures.move_to_end(key)
-                return future
-            if queue_limit is not None and \
-                    sum(not f.done() for f in self._futures.values()) >= queue_limit:
-                return None
-            return self._keep(key, self._executor.submit(self._fn, key))
-
-    def put(self, key: Hashable, value) -> None:
-        """Remember ``value`` (computed elsewhere) as the result for ``key``."""
-        future: Future = Future()
-        future.set_result(value)
-        with self._lock:
-            self._keep(key, future)
-
-    def _keep(self, key: Hashable, future: Future) -> Future:
-        self._futures[key] = future
-        self._futures.move_to_end(key)
-        while len(self._futures) > self._size:
-            self._futures.popitem(last=False)
-        return future
-
-    def get(self, key: Hashable) -> Future | None:
-        with self._lock:
-            return self._futures.get(key)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._futures.clear()
-
-
-def _preview(seed: int) -> LoanStory:
-    return loan_story(seed, defense="none")
-
-
-_stories = _Memo(loan_story, _MEMO, "story")
-_previews = _Memo(_preview, _MEMO, "story-preview")
-
-
-def story_for(seed: int) -> LoanStory:
-    """The whole story for ``seed`` (waits for it if it is still being computed)."""
-    return _stories.submit(seed).result()
-
-
-def preview_for(seed: int) -> LoanStory:
-    """Steps 1-3 of the story for ``seed``: the same numbers, no defense ranking."""
-    return _previews.submit(seed).result()
-
-
-def story_at(seed: int, step: int) -> LoanStory:
-    """What step ``step`` needs: the preview for steps 1-3 (then the full story is started
-    in the background), the full story from step 4 on."""
-    if step >= 4:
-        return story_for(seed)
-    full = _stories.get(seed)
-    if full is not None and full.done():
-        return full.result()
-    preview = preview_for(seed)
-    _after_response(lambda: _stories.submit(seed))
-    return preview
-
-
-def prefetch(search: str | None) -> None:
-    """Start what the page for URL query ``search`` will ask for first (bounded: a flood
-    of page requests starts at most ``_PREFETCH_QUEUE`` computations)."""
-    state, _ = parse_search(search)
-    # not the ranking for steps 1-3: started now, it slows the browser's start-up on a
-    # shared machine by more than it saves (measured); it follows the first response
-    memo = _stories if state.step >= 4 else _previews
-    memo.submit(state.seed, queue_limit=_PREFETCH_QUEUE)
-
-
-def _after_response(start) -> None:
-    """Call ``start`` once the current response has gone out (now, outside a request):
-    the ranking holds the GIL for most of a second, which would delay this very page."""
-    try:
-        @after_this_request
-        def hook(response):
-            response.call_on_close(start)
-            return response
-    except RuntimeError:  # no request context (scripts, tests)
-        start()
-
-
-def clear_story_cache() -> None:
-    """Forget every computed story (benchmarks time cold loads with it)."""
-    _stories.clear()
-    _previews.clear()
-    _views.clear()
-
-
-# ---------------------------------------------------------------- formatting
 
 def money(v: float) -> str:
     return f"{CURRENCY}{v:,.0f}"
@@ -392,144 +266,3 @@ def build_story_layout() -> html.Div:
     ], id=ids.STORY_ROOT, className="story-root")
 
 
-# ---------------------------------------------------------------- callbacks
-
-def next_state(state: StoryState, trigger, seed_value) -> tuple[StoryState, list[str]]:
-    """Apply one user action (the id that fired) to the state."""
-    notes: list[str] = []
-    if trigger == ids.STORY_NEXT:
-        state = replace(state, step=min(state.step + 1, len(STEPS)))
-    elif trigger == ids.STORY_BACK:
-        state = replace(state, step=max(state.step - 1, 1))
-    elif trigger == ids.STORY_PRESENT:
-        state = replace(state, present=not state.present)
-    elif isinstance(trigger, dict) and trigger.get("type") == ids.STORY_STEP:
-        step = _int(trigger.get("index"), 1, len(STEPS))
-        if step is not None:
-            state = replace(state, step=step)
-    elif trigger == ids.STORY_SEED:
-        seed = _int(seed_value, 0, MAX_SEED)
-        if seed is None:
-            notes.append(f"seed {str(seed_value)[:20]!r} is not a whole number from 0 to "
-                         f"{MAX_SEED}; keeping seed {state.seed}")
-        else:
-            state = replace(state, seed=seed)
-    return state, notes
-
-
-def _render_key(key: tuple[int, int, bool]) -> dict:
-    seed, step, present = key
-    return render(StoryState(step=step, seed=seed, present=present))
-
-
-# A rendered step (its figure takes up to 75 ms to build) is kept, and once a step has
-# gone out the next one is rendered in the background, so Next only serializes it.
-_views = _Memo(_render_key, 4 * _MEMO, "story-view")
-
-
-def view_for(state: StoryState) -> dict:
-    """``render(state)``, from the memo when it is there; then the next step is prepared."""
-    key = (state.seed, state.step, state.present)
-    ready = _views.get(key)
-    if ready is not None:  # prepared, or being prepared
-        view = ready.result()
-    else:  # render here rather than queue behind other pages' work
-        view = render(state)
-        _views.put(key, view)
-    if state.step < len(STEPS):
-        ahead = (state.seed, state.step + 1, state.present)
-        _after_response(lambda: _views.submit(ahead, queue_limit=_PREFETCH_QUEUE))
-    return view
-
-
-def render(state: StoryState) -> dict:
-    """Everything the page shows for ``state`` (the callback's outputs, by name)."""
-    story = story_at(state.seed, state.step)
-    n = story.numbers
-    return {
-        "title": f"{state.step}. {STEPS[state.step - 1]}",
-        "figure": step_figure(story, state.step, state.present),
-        "numbers": step_numbers(story, state.step),
-        "text": [*step_text(story, state.step),
-                 *([ranking_table(story)] if state.step == 4 else [])],
-        "info": (f"step {state.step} of {len(STEPS)} · seed {state.seed} · synthetic loan data,"
-                 f" {n['n_history']} past applications · use ← → to move"),
-    }
-
-
-STORY_OUTPUTS = (
-    (ids.STORY_URL, "search"), (ids.STORY_ROOT, "className"),
-    ({"type": ids.STORY_STEP, "index": ALL}, "className"),
-    (ids.STORY_TITLE, "children"), (ids.STORY_GRAPH, "figure"), (ids.STORY_NUMBERS, "children"),
-    (ids.STORY_TEXT, "children"), (ids.STORY_INFO, "children"), (ids.STORY_BACK, "disabled"),
-    (ids.STORY_NEXT, "disabled"), (ids.STORY_SEED, "value"), (ids.STORY_PRESENT, "children"),
-    (ids.STORY_ALERT, "children"), (ids.STORY_ALERT, "is_open"),
-)
-
-
-def story_update(search: str | None, trigger=None, seed_value=None) -> tuple:
-    """The page for URL query ``search`` after the action ``trigger`` (an id, or None for
-    a page load or a URL change); one value per entry of ``STORY_OUTPUTS``."""
-    state, notes = parse_search(search)
-    state, more = next_state(state, trigger, seed_value)
-    notes += more
-    try:
-        view = view_for(state)
-    except (ValueError, RuntimeError) as exc:  # nothing here should fail; never a 500
-        log.exception("story render failed for %s", state)
-        return (*([no_update] * (len(STORY_OUTPUTS) - 2)),
-                f"This step could not be computed: {exc}", True)
-    new_search = state.search()
-    return (
-        new_search if new_search != (search or "") else no_update,
-        "story-root present" if state.present else "story-root",
-        [_pill_class(i, state.step) for i in range(1, len(STEPS) + 1)], view["title"],
-        view["figure"], view["numbers"], view["text"],
-        view["info"], state.step == 1, state.step == len(STEPS), state.seed,
-        "Leave presenter mode" if state.present else "Presenter mode",
-        " ".join(notes), bool(notes),
-    )
-
-
-def register_story(app: Dash) -> None:
-    @app.callback(
-        *(Output(i, prop) for i, prop in STORY_OUTPUTS),
-        Input(ids.STORY_URL, "search"),
-        Input(ids.STORY_NEXT, "n_clicks"),
-        Input(ids.STORY_BACK, "n_clicks"),
-        Input({"type": ids.STORY_STEP, "index": ALL}, "n_clicks"),
-        Input(ids.STORY_PRESENT, "n_clicks"),
-        Input(ids.STORY_SEED, "value"),
-    )
-    def update(search, _next, _back, _pills_clicks, _present, seed_value):
-        trigger = ctx.triggered_id if ctx.triggered_id != ids.STORY_URL else None
-        return story_update(search, trigger, seed_value)
-
-    # the URL's state is also the browser tab's title, so a presenter sees where they are
-    app.clientside_callback(
-        "function(title) { if (title) { document.title = title + ' · PoisonLab story'; }"
-        " return window.dash_clientside.no_update; }",
-        Output(ids.STORY_TITLE, "title"),
-        Input(ids.STORY_TITLE, "children"),
-    )
-
-
-def create_story_app(server, assets_folder: str) -> Dash:
-    """The story as its own Dash app at ``/story/`` on ``server`` (the lab's Flask app)."""
-    app = Dash(__name__, server=server, url_base_pathname=PATH, title="PoisonLab story",
-               assets_folder=assets_folder,
-               meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}])
-    app.layout = build_story_layout
-    register_story(app)
-
-    @server.before_request
-    def start_story_early():
-        if request.method == "GET" and request.path == PATH:
-            prefetch(request.query_string.decode("utf-8", "replace"))
-
-    return app
-
-
-__all__ = ["create_story_app", "parse_search", "next_state", "render", "story_for", "StoryState",
-           "STEPS", "PATH", "STORY_OUTPUTS", "story_update", "step_numbers", "step_text",
-           "story_at", "preview_for", "prefetch", "clear_story_cache"]
