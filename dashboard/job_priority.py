@@ -3,14 +3,12 @@
 Every background job (experiment, sweep, matrix; with either job manager) calls
 :func:`lower_job_priority` before its callback (``dashboard.app.LowPriorityJobs``). A
 sweep or an optimizing attack runs for seconds to minutes behind a progress bar, so it
-can wait; a control change should not wait behind it. Under ``scripts/loadtest.py`` the
-jobs used more CPU than the main updates, and at equal priority a 0.3 s view took
-several seconds.
+can wait; a control change should not wait behind it (what that buys under load:
+``docs/benchmarks.md``).
 
 ``POISONLAB_JOB_NICE`` (default 19, the lowest priority; 0 leaves it alone). On Linux a
 nice-19 process gets about 1.5% of a core that a nice-0 one also wants, and all of an idle
-core, so jobs still use every cycle the viewers leave. ``scripts/loadtest.py`` (20 users,
-2 workers, 2 cores): main-update p95 3.8 s with jobs at nice 0, 1.6 s at 10, 0.5 s at 19.
+core, so jobs still use every cycle the viewers leave.
 """
 
 from __future__ import annotations

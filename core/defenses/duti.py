@@ -16,7 +16,7 @@ from core.params import Choice, Cost, Float
 __all__ = ["DUTI", "duti_flips", "victim_kernel", "MAX_POINTS"]
 
 #: training plus trusted points DUTI solves for at once: the solve is dense, O(n^3) time and
-#: O(n^2) memory (3,000 points: 2-4 s and ~240 MB at the peak, ~3.3 n x n float matrices)
+#: O(n^2) memory (about 3.3 n x n float matrices at the peak)
 MAX_POINTS = 3000
 
 
@@ -141,17 +141,10 @@ class DUTI(Defense):
     Where :class:`~core.defenses.relabel.TrustedRelabel` judges cells of
     neighbouring points one at a time, DUTI weighs every label at once: a
     flipped band is only worth changing as a whole, and a whole band pulls
-    the fit away from the trusted points inside it. Defaults
-    (``ridge=1``, ``sparsity=0.1``, ``trusted_weight=1``) were chosen on
-    development seeds 100-111 of the 2-D matrix at rate 0.2 and checked on
-    112-129, never on the seeds the bench reports (0-4). On 112-129 they won
-    back 0.89 / 0.94 / 0.93 / 0.89 of moons' targeted_flip / ALFA / gradient
-    / targeted_injection drop (``trusted_relabel``: 0.76 / 0.85 / 0.76 /
-    0.56) and 0.82 of loan's targeted_flip (0.80), but less than
-    ``trusted_relabel`` against the points gradient and targeted_injection
-    inject on blobs and circles (0.77-0.89 against 0.91-0.98): relabelling
-    an injected point keeps a point the real data never had, and with
-    ``mode="drop"`` DUTI won back 0.90-0.97 there.
+    the fit away from the trusted points inside it. Relabelling an injected
+    point keeps a point the real data never had: against injections
+    ``mode="drop"`` is the better choice (how the defaults were chosen:
+    ``docs/benchmarks.md``).
 
     Score = ``delta``, the relaxed share of a label change. Threat model: the
     defender holds a trusted clean sample from the data distribution

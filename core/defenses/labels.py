@@ -78,11 +78,7 @@ class KNNSanitize(Defense):
       remaining ones are outvoted more clearly. A point is flagged when its
       final label differs from its input label.
 
-    These rules were chosen against random flips on moons and blobs at rates
-    0.1-0.3 on development seeds 100-199 (20 groups of 5 seeds), never on the
-    seeds the bench reports (0-4): one vote at a fixed 0.6 of 10 neighbours
-    reaches recall ~0.82 at rate 0.3 and precision ~0.79 at rate 0.1 on moons
-    there; the default rule ~0.93 and ~0.84.
+    (How these rules were chosen, and what they measure: ``docs/benchmarks.md``.)
     Score = the share of the voters whose input label disagrees with the
     point's (the first vote); with ``max_iter=1`` the flags are a cut of it.
     Threat model: the defender assumes poison is a minority in every

@@ -91,20 +91,10 @@ class TrustedRelabel(Defense):
       one that at least three quarters of them, but not all, would flip is
       dropped (unsure).
 
-    Defaults (``batch_size=10``, ``partitions=2``) were chosen on development
-    seeds 100-119 of the 2-D matrix (rate 0.2), never on the seeds the bench
-    reports (0-4); so was the reconciling vote, on seeds 100-129 of all five 2-D
-    datasets, at the same cost: it raised the share of the drop won back in 13
-    of the 17 attack cells that remove >= 5 points (by 0.01-0.03; e.g. moons
-    targeted_flip / gradient / targeted_injection 0.77 / 0.76 / 0.67 ->
-    0.79 / 0.78 / 0.69), left 2 equal and lowered 2 by 0.01. At 300 training
-    points and 50 trusted ones a partition costs about 40 refits on ~60 points.
-    The thorough rules were chosen on seeds 100-129 (moons and loan): against
-    targeted_flip / gradient / targeted_injection on moons they recover
-    0.80 / 0.88 / 0.83 of the drop there, on loan's targeted_flip 0.79; on the
-    reported seeds 0-4, once, 0.74 / 0.84 / 0.92 on moons and 0.80 on loan.
-    They cost about 2.5 times the default (a single default run measured
-    463 ms against the 250 ms target), which is why they are opt-in.
+    At 300 training points and 50 trusted ones a partition costs about 40
+    refits on ~60 points; the thorough rules cost about 2.5 times that, which
+    is why they are opt-in. (How the defaults were chosen and what they
+    measure: ``docs/benchmarks.md``.)
 
     Score = the mean gain of flipping the point's cells over the cuttings
     (trusted-loss decrease; a cell kept without refits contributes minus the
@@ -222,13 +212,8 @@ class TrustedReject(TrustedRelabel):
     label has a right label to go back to, so relabelling wins against label
     flips (dropping a flipped band also drops what it says about where the
     boundary runs); an injected point has none -- it is not part of the real
-    data at all -- so dropping wins against injections. On development seeds
-    100-149 of the 2-D matrix at rate 0.2 (never the seeds the bench reports,
-    0-4), dropping won back more of the drop than relabelling against
-    targeted_injection on all five datasets and against gradient on four
-    (e.g. moons: 0.71 / 0.61 -> 0.81 / 0.73 on seeds 120-149; on linear,
-    gradient 0.99 -> 0.97), and less against targeted_flip and ALFA
-    (moons: 0.76 / 0.85 -> 0.63 / 0.48).
+    data at all -- so dropping wins against injections (measured in
+    ``docs/benchmarks.md``).
 
     Score = that of :class:`TrustedRelabel` (the mean gain of flipping the
     point's cells). Threat model: as :class:`TrustedRelabel` (a trusted clean

@@ -98,9 +98,8 @@ class RONI(Defense):
        re-standardized per fit. For an SVM a cell whose points all lie outside
        the base model's margin (``y f(x) >= 1``) cannot change the solution, so
        its impact is exactly 0 without a refit. At the defaults (300 training
-       points, 50 trusted) that is at most ~65 refits on ~35 points: about
-       90 ms for the rbf SVM; logistic regression has no such shortcut and
-       takes two to three times as long.
+       points, 50 trusted) that is at most ~65 refits on ~35 points; logistic
+       regression has no such shortcut and refits every cell.
     4. **Threshold** (calibrated RONI, in robust form): a cell is rejected
        when its impact exceeds the median impact of all cells by more than
        ``tolerance`` robust standard deviations (1.4826 x MAD; Nelson's and

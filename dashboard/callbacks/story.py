@@ -71,7 +71,7 @@ def _render_key(key: tuple[int, int, bool]) -> dict:
     return render(StoryState(step=step, seed=seed, present=present))
 
 
-# A rendered step (its figure takes up to 75 ms to build) is kept, and once a step has
+# A rendered step (building its figure is most of a step's cost) is kept, and once a step has
 # gone out the next one is rendered in the background, so Next only serializes it.
 _views = StoryMemo(_render_key, 4 * MEMO_SIZE, "story-view")
 
