@@ -31,7 +31,7 @@ from core.experiment import (
 )
 from core.export import config_from_document
 from core.matrix import run_matrix
-from core.models import KERNELS, MODELS
+from core.models import KERNELS, MODELS, describe_models
 from core.params import parse_assignments
 from core.scenarios import SCENARIOS
 from core.story import CURRENCY, LoanStory, loan_story
@@ -240,7 +240,7 @@ def _catalogue() -> dict[str, Any]:
     """Everything ``list`` shows; attacks and defenses with their declared parameters."""
     return {
         "datasets": {k: v.description for k, v in DATASETS.items()},
-        "models": dict(MODELS),
+        "models": describe_models(),
         "kernels": list(KERNELS),
         "attacks": {k: {**v.describe(), "targeted": v.targeted} for k, v in ATTACKS.items()},
         "defenses": {k: {**v.describe(), "needs_trusted": v.needs_trusted,

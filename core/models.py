@@ -16,6 +16,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from core._validation import Interval, check_choice
+from core.params import Choice, Float, Int, Param
 
 __all__ = ["MODELS", "KERNELS", "C_RANGE", "GAMMA_RANGE", "DEGREE_RANGE", "ConstantClassifier",
            "make_model", "fit_clone", "decision_values"]
@@ -25,16 +26,34 @@ MODELS: dict[str, str] = {
     "logreg": "L2-regularized logistic regression; C applies",
 }
 KERNELS: tuple[str, ...] = ("linear", "rbf", "poly", "sigmoid")
-C_RANGE = Interval(0.0, 1e4, low_open=True)
+
+#: the victims' parameters, declared once (core.params): config fields of the same names
+KERNEL_PARAM = Choice("kernel", "rbf", KERNELS, "SVM kernel")
+C_PARAM = Float("C", 1.0, 0.0, 1e4, "inverse regularization strength", low_open=True)
+GAMMA_PARAM = Float("gamma", "scale", 0.0, 1e4, "kernel coefficient of rbf / poly / sigmoid",
+              low_open=True, words=("scale", "auto"))
+DEGREE_PARAM = Int("degree", 3, 1, 10, "degree of the poly kernel")
+#: which parameters each model reads
+MODEL_PARAMS: dict[str, tuple[Param, ...]] = {
+    "svm": (KERNEL_PARAM, C_PARAM, GAMMA_PARAM, DEGREE_PARAM), "logreg": (C_PARAM,)}
+
+C_RANGE = Interval(C_PARAM.low, C_PARAM.high, low_open=True)
 #: numeric gamma (also "scale" or "auto")
-GAMMA_RANGE = Interval(0.0, 1e4, low_open=True)
-DEGREE_RANGE = Interval(1, 10, integer=True)
+GAMMA_RANGE = Interval(GAMMA_PARAM.low, GAMMA_PARAM.high, low_open=True)
+DEGREE_RANGE = Interval(DEGREE_PARAM.low, DEGREE_PARAM.high, integer=True)
 
 
 def check_gamma(gamma: float | str) -> float | str:
     if isinstance(gamma, str):
-        return check_choice("gamma", gamma, ["scale", "auto"])
-    return GAMMA_RANGE.check("gamma", gamma)
+        return check_choice("gamma", gamma, GAMMA_PARAM.words)
+    return GAMMA_PARAM.check(gamma)
+
+
+def describe_models() -> dict[str, dict]:
+    """JSON-ready: each model's summary and the parameters it reads (``list --json``)."""
+    return {name: {"summary": MODELS[name],
+                   "params": {p.name: p.describe() for p in MODEL_PARAMS[name]}}
+            for name in MODELS}
 
 
 def make_model(
@@ -60,10 +79,8 @@ def make_model(
         Degree of the poly kernel, 1 to 10.
     """
     check_choice("model", name, MODELS)
-    check_choice("kernel", kernel, KERNELS)
-    C = C_RANGE.check("C", C)
+    kernel, C, degree = KERNEL_PARAM.check(kernel), C_PARAM.check(C), DEGREE_PARAM.check(degree)
     gamma = check_gamma(gamma)
-    degree = DEGREE_RANGE.check("degree", degree)
     if name == "svm":
         clf = SVC(kernel=kernel, C=C, gamma=gamma, degree=degree)
     else:

@@ -109,3 +109,16 @@ STORY_PRESENT = "story-present"
 STORY_SEED = "story-seed"
 STORY_ALERT = "story-alert"
 STORY_INFO = "story-info"
+
+# derived ids: the wrapper of a control (its label, hint; hidden together), the progress row
+PANEL_PROGRESS_ROW = f"{PANEL_PROGRESS}-row"
+
+
+def field(control: str) -> str:
+    """The id of the wrapper around control ``control`` (``n-samples-field``)."""
+    return f"{control}-field"
+
+
+def param_field(kind: str, name: str) -> str:
+    """The id of the wrapper around a declared parameter's control (``defense-param-k-field``)."""
+    return f"{kind}-param-{name}-field"

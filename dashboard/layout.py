@@ -47,7 +47,7 @@ def _field(label: str, control, *, hint: str | None = None, wrapper_id: str | No
     children = [dbc.Label(label, className="control-label"), control]
     if hint:
         children.append(html.Div(hint, className="control-hint"))
-    return html.Div(children, className="control", id=wrapper_id or f"{control.id}-field")
+    return html.Div(children, className="control", id=wrapper_id or ids.field(control.id))
 
 
 def _slider(cid: str, lo: float, hi: float, step: float, value, *, marks: dict, pct=False):
@@ -101,7 +101,7 @@ def _param_field(kind: str, spec: Param, value) -> html.Div:
     children = [dbc.Label(label, className="control-label")] if label else []
     children += [control, html.Div(spec.help, className="control-hint")]
     return html.Div(children, className="control param-control",
-                    id=f"{kind}-param-{spec.name}-field")
+                    id=ids.param_field(kind, spec.name))
 
 
 def param_controls(kind: str, algorithm: str, values: dict) -> list:
@@ -349,7 +349,7 @@ def build_layout() -> html.Div:
                                      className="panel-progress", striped=True, animated=True),
                         dbc.Button("Cancel", id=ids.PANEL_CANCEL, size="sm", color="secondary",
                                    outline=True),
-                    ], id=f"{ids.PANEL_PROGRESS}-row", className="panel-progress-row",
+                    ], id=ids.PANEL_PROGRESS_ROW, className="panel-progress-row",
                         style={"display": "none"}),
                     dbc.Row([dbc.Col(panel_card(p), md=4, className="panel-col")
                              for p in ("clean", "poisoned", "defended")], className="g-2"),

@@ -164,7 +164,7 @@ def register(app: Dash) -> None:
         Input(ids.JOB_STORE, "data"),
         background=True,
         progress=[Output(ids.PANEL_PROGRESS, "value"), Output(ids.PANEL_PROGRESS, "label")],
-        running=[(Output(f"{ids.PANEL_PROGRESS}-row", "style"), {}, {"display": "none"})],
+        running=[(Output(ids.PANEL_PROGRESS_ROW, "style"), {}, {"display": "none"})],
         cancel=[Input(ids.PANEL_CANCEL, "n_clicks")],
         prevent_initial_call=True,
     )

@@ -121,7 +121,7 @@ def register(app: Dash) -> None:
     app.callback(
         Output(ids.GRAPH_MATRIX, "figure"),
         Input(ids.MATRIX_STORE, "data"),
-        Input("config-store", "data"),
+        Input(ids.CONFIG_STORE, "data"),
     )(render_matrix)
 
     @app.callback(
@@ -144,6 +144,6 @@ def register(app: Dash) -> None:
 
     app.callback(
         Output(ids.GRAPH_CURVES, "figure"),
-        Input("config-store", "data"),
+        Input(ids.CONFIG_STORE, "data"),
         Input(ids.CURVES_COLLAPSE, "is_open"),
     )(curves_figure)

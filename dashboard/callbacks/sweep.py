@@ -86,7 +86,7 @@ def register(app: Dash) -> None:
     @app.callback(
         Output(ids.SWEEP_STORE, "data"),
         Input(ids.SWEEP_RUN, "n_clicks"),
-        State("config-store", "data"),
+        State(ids.CONFIG_STORE, "data"),
         State(ids.SWEEP_MAX_RATE, "value"),
         State(ids.SWEEP_SEEDS, "value"),
         background=True,
@@ -103,5 +103,5 @@ def register(app: Dash) -> None:
     app.callback(
         Output(ids.GRAPH_SWEEP, "figure"),
         Input(ids.SWEEP_STORE, "data"),
-        Input("config-store", "data"),
+        Input(ids.CONFIG_STORE, "data"),
     )(render_sweep)
