@@ -90,6 +90,33 @@ def test_url_restores_every_control(page: Page, live_app, page_errors):
     assert page_errors == []
 
 
+def test_parameter_controls_follow_the_selected_algorithm(page: Page, live_app, page_errors,
+                                                         tmp_path):
+    """The controls drawn from the declarations: moving one recomputes and goes in the link;
+    another defense brings its own controls, keeping the contamination the user set."""
+    page.goto(live_app + "/?scenario=seed-demo")
+    wait_for_panels(page)
+    field = page.locator("#defense-param-contamination-field")
+    expect(field).to_be_visible()
+    expect(page.locator("#defense-param-n_neighbors-field")).to_have_count(0)
+    field.locator("input[type=checkbox]").check()  # contamination: "auto"
+    expect(page).to_have_url(re.compile(r"defense\.contamination=auto"))
+    auto = expected("?scenario=seed-demo&defense.contamination=auto")
+    expect(page.locator("#accuracy-defended")).to_contain_text(f"{auto.defended_accuracy:.1%}")
+    thumb = page.locator("#attack-param-distance-field [role=slider]")
+    thumb.focus()
+    thumb.press("End")  # the declared maximum, 20
+    expect(page).to_have_url(re.compile(r"attack\.distance=20"))
+    far = expected("?scenario=seed-demo&defense.contamination=auto&attack.distance=20")
+    expect(page.locator("#accuracy-poisoned")).to_contain_text(f"{far.poisoned_accuracy:.1%}")
+    page.locator("#defense").click()
+    page.get_by_role("option", name="lof", exact=True).click()
+    expect(page.locator("#defense-param-n_neighbors-field")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"defense=lof.*defense\.contamination=auto"))
+    page.screenshot(path=tmp_path / "params.png", full_page=True)
+    assert page_errors == []
+
+
 def test_sweep_runs_to_completion_with_progress(page: Page, live_app, page_errors):
     page.goto(live_app + "/?scenario=label-flip-moons&n-samples=200")
     wait_for_panels(page)
