@@ -3,8 +3,9 @@
 ``python -m dashboard.bench [--repeats N] [--browser]`` posts the compute callback's
 request to the Flask server in-process (core + figures + Dash's JSON serialization),
 with the memo cache cleared before each cold run, and prints the median and spread per
-scenario. Configs the dashboard sends to a background job (over 1,500 training points,
-or the gradient attack) are timed as that job's work: core + figures + JSON, in-process.
+scenario (every named one, plus two at 2,000 training points). Configs the dashboard sends
+to a background job (over 1,500 training points, or the gradient attack) are timed as that
+job's work: core + figures + JSON, in-process.
 
 Story mode (targets: a page load under 2 s, a step change under 300 ms): a cold load
 is the page, its layout and the first update for a seed not yet computed (a new seed
@@ -233,7 +234,8 @@ def main(argv=None) -> None:
     client.get("/")
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     print(f"CPU reference: {cpu_reference_ms():.0f} ms (the lab's default view, cold, median of "
-          "5; ~220 ms on an idle 2-core machine here; a slower figure means a busy host, and "
+          "5; ~20 ms on a 2-core machine here, ~220 ms before the isotree forest; a slower figure "
+          "means a busy host, and "
           "every timing below scales with it)")
     if not args.story_only:
         bench_main_update(client, args.repeats)
@@ -258,6 +260,8 @@ def bench_main_update(client, repeats: int) -> None:
         ("default view (seed-demo)", default_config()),
         ("label-flip-moons", scenario_config("label-flip-moons")),
         ("loan-fraud", scenario_config("loan-fraud")),
+        ("loan-insider", scenario_config("loan-insider")),
+        ("digits-gradient (a background job)", scenario_config("digits-gradient")),
         ("seed-demo, 2,000 training points", default_config().replace(
             n_samples=int(2000 / 0.6) // 50 * 50 + 50)),
         ("label-flip-moons, 2,000 training points", scenario_config(

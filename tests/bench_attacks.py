@@ -120,7 +120,29 @@ def log(msg: str) -> None:
 # data
 # --------------------------------------------------------------------------------------------
 
+#: "blobs" (the default) or "digits" (--data): which data make_data builds and victim fits
+DATA = "blobs"
+
+
+def make_digits(seed: int) -> dict:
+    """The ``digits-gradient`` scenario's split for ``seed`` (100 train / 150 test, 5 vs 9),
+    pixels / 16 so every method works in [0, 1]; the attacker's validation sample is half of
+    the training images, drawn with ``seed`` (the same one for every method)."""
+    import numpy as np
+
+    from core.experiment import prepare
+    from core.scenarios import scenario_config
+
+    prep = prepare(scenario_config("digits-gradient", seed=seed))
+    X, y = prep.data.X_train / 16.0, prep.data.y_train.astype(np.int64)
+    val = np.random.RandomState(seed).choice(len(y), size=len(y) // 2, replace=False)
+    return {"X_train": X, "y_train": y, "X_val": X[val], "y_val": y[val],
+            "X_test": prep.X_test / 16.0, "y_test": prep.y_test.astype(np.int64)}
+
+
 def make_data(seed: int) -> dict:
+    if DATA == "digits":
+        return make_digits(seed)
     import numpy as np
     from sklearn.datasets import make_blobs
     from sklearn.preprocessing import MinMaxScaler
@@ -138,6 +160,9 @@ def make_data(seed: int) -> dict:
 
 def victim(kernel: str):
     from sklearn.svm import SVC
+    if DATA == "digits":  # the scenario's own model: standardize, then a linear SVM, C = 1
+        from core.models import make_model
+        return make_model("svm", kernel=kernel, C=C)
     return SVC(kernel=kernel, C=C, gamma=GAMMA)
 
 
@@ -512,6 +537,10 @@ def code_provenance() -> str:
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", choices=["blobs", "digits"], default="blobs",
+                    help="digits: the digits-gradient scenario's split (5 vs 9, 100 training "
+                         "images, pixels / 16), its model (StandardScaler + SVC), linear only; "
+                         "use with --budgets 0.15 --kernels linear")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--budgets", type=float, nargs="+", default=[0.05, 0.10, 0.20],
                     help="poison rates, fractions of the 200 training points")
@@ -558,6 +587,9 @@ def check_poisoned(X_p, y_p, n_budget: int, n_poison: int) -> list[str]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    global DATA, N_TRAIN
+    if args.data == "digits" and not args._worker:
+        DATA, N_TRAIN = "digits", 100
     if args._worker:
         import warnings
         # sklearn 1.9 warns on every fit of SVC(probability=False) (the explicit value is
@@ -587,9 +619,15 @@ def main(argv=None) -> int:
                   "attack_kwargs": args.attack_kwargs,
                   "main_versions": {"python": sys.version.split()[0], "numpy": np.__version__,
                                     "sklearn": sklearn.__version__}}
-    print(f"Data: make_blobs centers [[-2,0],[2,0]] std 1.0, {N_TRAIN} train / {N_VAL} val / "
-          f"{N_TEST} test, min-max to [0,1]; victim SVC(C={C}, gamma={GAMMA}); seeds {seeds}; "
-          f"kernels {kernels}; budgets {[f'{b:.0%}={n_budget[b]}' for b in budgets]}")
+    if DATA == "digits":
+        print("Data: digits-gradient scenario split (5 vs 9, 100 train / 150 test, pixels / 16; "
+              "attacker's validation: 50 of the training images); victim StandardScaler + "
+              "SVC(linear, C=1); SecML attacks an SVC on the unstandardized pixels")
+    else:
+        print(f"Data: make_blobs centers [[-2,0],[2,0]] std 1.0, {N_TRAIN} train / {N_VAL} "
+              f"val / {N_TEST} test, min-max to [0,1]; victim SVC(C={C}, gamma={GAMMA})")
+    print(f"Seeds {seeds}; kernels {kernels}; "
+          f"budgets {[f'{b:.0%}={n_budget[b]}' for b in budgets]}")
     meta["code"] = code_provenance()
     print(f"PoisonLab code: {meta['code']}")
     print("Clean test accuracy: " + ", ".join(f"seed {s} {k} {clean[s, k]:.3f}"

@@ -221,12 +221,16 @@ def test_label_aware_forest_sees_flips_a_label_blind_forest_cannot():
     rs = np.random.RandomState(2)
     deep = rs.normal(scale=0.5, size=(20, 2)) + [-3, 0]  # deep in class 0, labelled 1
     X, y, truth = _blobs_with(deep, np.ones(20, int))
-    aware = make_defense("label_aware_iforest").sanitize(X, y, random_state=0)
-    blind = make_defense("isolation_forest").sanitize(X, y, random_state=0)
-    m_aware = detection_metrics(truth, aware.is_clean, score=aware.score)
-    m_blind = detection_metrics(truth, blind.is_clean, score=blind.score)
-    assert m_aware.roc_auc > 0.85 and m_blind.roc_auc < 0.7
-    assert m_aware.recall >= 0.7 and m_aware.recall > m_blind.recall + 0.4
+    # a dense cluster of 20 partly masks itself, so one forest's recall varies: mean of 5 seeds
+    aware, blind = [], []
+    for seed in range(5):
+        for runs, name in ((aware, "label_aware_iforest"), (blind, "isolation_forest")):
+            s = make_defense(name).sanitize(X, y, random_state=seed)
+            m = detection_metrics(truth, s.is_clean, score=s.score)
+            runs.append((m.roc_auc, m.recall))
+    (auc_aware, rec_aware), (auc_blind, rec_blind) = np.mean(aware, 0), np.mean(blind, 0)
+    assert auc_aware > 0.85 and auc_blind < 0.7
+    assert rec_aware >= 0.7 and rec_aware > rec_blind + 0.4
     # a number: about that share of each class
     share = make_defense("label_aware_iforest", contamination=0.2).sanitize(X, y, random_state=0)
     for label in (0, 1):
@@ -372,26 +376,27 @@ def test_trusted_reject_drops_exactly_the_rows_trusted_relabel_flags(poisoned, t
 
 
 def test_forests_refit_only_when_the_data_or_the_seed_change(poisoned, monkeypatch):
-    """The contamination only cuts the memoized scores; the flags are sklearn's own."""
-    from sklearn.ensemble import IsolationForest
-
+    """The contamination only cuts the memoized scores; the flags follow the contamination."""
     from core.defenses import outliers
     fits = []
-    real_fit = IsolationForest.fit
+    real = outliers.forest_normality
 
-    def counted(self, X, *args, **kwargs):
+    def counted(X, **kwargs):
         fits.append(len(X))
-        return real_fit(self, X, *args, **kwargs)
+        return real(X, **kwargs)
 
-    monkeypatch.setattr(IsolationForest, "fit", counted)
+    monkeypatch.setattr(outliers, "forest_normality", counted)
     monkeypatch.setattr(outliers, "NORMALITY", outliers.Memo(16))
     X, y = poisoned.X, poisoned.y
+    fresh = real(X, random_state=4)
     for contamination in ("auto", 0.05, 0.2, 0.5):
         got = make_defense("isolation_forest", contamination=contamination).sanitize(
             X, y, random_state=4)
-        fresh = real_fit(IsolationForest(contamination=contamination, random_state=4), X)
-        assert np.array_equal(got.is_clean, fresh.predict(X) == 1), contamination
-        assert np.array_equal(got.score, -fresh.score_samples(X))
+        assert np.array_equal(got.score, -fresh)
+        cut = -0.5 if contamination == "auto" else np.percentile(fresh, 100 * contamination)
+        assert np.array_equal(got.is_clean, fresh >= cut), contamination
+        if contamination != "auto":  # the share flagged is the contamination
+            assert abs((~got.is_clean).mean() - contamination) <= 1 / len(y)
     assert fits == [len(y)]  # one forest for four cuts
     for contamination in ("auto", 0.2):
         make_defense("label_aware_iforest", contamination=contamination).sanitize(
@@ -403,6 +408,25 @@ def test_forests_refit_only_when_the_data_or_the_seed_change(poisoned, monkeypat
     make_defense("label_aware_iforest", n_estimators=20).sanitize(X, y, random_state=4)
     assert len(fits) == 8  # another seed, no seed, other data, other trees: refits
     assert len(outliers.NORMALITY) == 7  # all but the unseeded forest are kept
+
+
+def test_forest_scores_are_the_papers_and_repeat_under_a_seed():
+    from core.defenses.outliers import forest_normality
+    rs = np.random.RandomState(0)
+    X = np.vstack([rs.normal(size=(300, 2)), [[8.0, 8.0]]])
+    a = forest_normality(X, random_state=3)
+    assert np.array_equal(a, forest_normality(X, random_state=3))
+    assert not np.array_equal(a, forest_normality(X, random_state=4))
+    assert np.all((a < 0) & (a >= -1)) and np.argmin(a) == 300  # the far point is most isolated
+    # a RandomState draws its seed: same state, same scores
+    assert np.array_equal(forest_normality(X, random_state=np.random.RandomState(1)),
+                          forest_normality(X, random_state=np.random.RandomState(1)))
+    assert np.array_equal(forest_normality(X[:2]), [-0.5, -0.5])  # too few rows to split
+    # scikit-learn's forest, same algorithm: the two rank the points alike
+    from scipy.stats import spearmanr
+    from sklearn.ensemble import IsolationForest
+    sk = IsolationForest(random_state=3).fit(X).score_samples(X)
+    assert spearmanr(a, sk)[0] > 0.9
 
 
 def test_trusted_reject_reuses_the_verdicts_of_trusted_relabel(poisoned, trusted, monkeypatch):
