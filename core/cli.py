@@ -1,4 +1,4 @@
-"""Command-line interface: ``python -m core {list,run,sweep,matrix}``.
+"""Command-line interface: ``python -m core {list,run,sweep,matrix,campaign,story}``.
 
 Bad arguments exit with status 2 and one line on stderr naming the bad value
 and what is allowed; no traceback. ``sweep`` and ``matrix`` run on a Dask
@@ -21,6 +21,15 @@ from typing import Any
 
 from core import __version__
 from core.attacks import ATTACKS
+from core.campaign import (
+    CAMPAIGN_DATASETS,
+    CAMPAIGN_SCENARIOS,
+    GATES,
+    KNOBS,
+    CampaignConfig,
+    CampaignResult,
+    run_campaign,
+)
 from core.datasets import DATASETS
 from core.defenses import DEFENSES
 from core.experiment import (
@@ -187,6 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", metavar="PATH", help="also write the tidy table as CSV ('-' = stdout)")
     p.add_argument("--json", action="store_true", help="the tidy table as JSON records on stdout")
 
+    p = sub.add_parser("campaign", help="month-by-month poisoning of a retrained model, and "
+                                        "the update gate")
+    _add_campaign_args(p)
+
     p = sub.add_parser("story", help="the loan-fraud story's business numbers for one seed")
     p.add_argument("--seed", type=_int, default=0, help="random seed (default 0)")
     p.add_argument("--fake-rate", dest="fake_rate", type=_float, default=0.15,
@@ -246,6 +259,7 @@ def _catalogue() -> dict[str, Any]:
         "defenses": {k: {**v.describe(), "needs_trusted": v.needs_trusted,
                          "baseline": v.is_baseline} for k, v in DEFENSES.items()},
         "scenarios": {k: v.title for k, v in SCENARIOS.items()},
+        "gates": {k: v.describe() for k, v in GATES.items()},
     }
 
 
@@ -324,14 +338,16 @@ def _progress_bar(stream) -> Callable[[int, int], None]:
     return show
 
 
-def _emit(table, args, out, text: Callable[[], str]) -> None:
-    """``--csv PATH`` (or ``-``) writes the tidy table, ``--json`` prints it, else ``text()``."""
+def _emit(table, args, out, text: Callable[[], str], whole: dict | None = None) -> None:
+    """``--csv PATH`` (or ``-``) writes the tidy table, ``--json`` prints it (or ``whole``),
+    else ``text()``."""
     if args.csv == "-":
         table.to_csv(out, index=False)
     elif args.csv:
         table.to_csv(args.csv, index=False)
     if args.json:
-        print(table.to_json(orient="records"), file=out)
+        print(table.to_json(orient="records") if whole is None
+              else json.dumps(whole, sort_keys=True), file=out)
     elif args.csv != "-":
         print(text(), file=out)
 
@@ -402,6 +418,90 @@ def _cmd_matrix(args, out) -> None:
     _emit(table, args, out, lambda: format_matrix(table))
 
 
+def _add_campaign_args(p: argparse.ArgumentParser) -> None:
+    """The campaign's flags: one per declared knob, then the model, the defense and the gate."""
+    p.add_argument("--scenario", default=None,
+                   help=f"preset to start from, one of: {', '.join(CAMPAIGN_SCENARIOS)}")
+    p.add_argument("--dataset", default=None, help=f"one of: {', '.join(CAMPAIGN_DATASETS)}")
+    p.add_argument("--seed", type=_int, default=None, help="the one seed (default 0)")
+    for spec in KNOBS:  # generated from the declarations: --months, --attack-rate, ...
+        p.add_argument(f"--{spec.name.replace('_', '-')}", dest=f"knob_{spec.name}",
+                       default=None, metavar="VALUE", help=f"{spec.help}; {spec.allowed} "
+                                                          f"(default {spec.default})")
+    p.add_argument("--defense", default=None, help=f"per-month defense, one of: "
+                                                  f"{', '.join(DEFENSES)}")
+    p.add_argument("--defense-param", dest="defense_params", action="append",
+                   metavar="NAME=VALUE", help="a parameter of the defense (repeatable)")
+    p.add_argument("--gate", default=None, help=f"update gate, one of: {', '.join(GATES)}")
+    p.add_argument("--gate-param", dest="gate_params", action="append", metavar="NAME=VALUE",
+                   help="a parameter of the gate (repeatable); `python -m core list` shows them")
+    p.add_argument("--model", default=None, help=f"one of: {', '.join(MODELS)}")
+    p.add_argument("--kernel", default=None, help=f"SVM kernel, one of: {', '.join(KERNELS)}")
+    p.add_argument("--no-attack", action="store_true",
+                   help="the same months without the attacker (what the gate costs)")
+    p.add_argument("--csv", metavar="PATH", help="also write the months as CSV ('-' = stdout)")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+
+
+def campaign_config_from_args(args: argparse.Namespace) -> CampaignConfig:
+    """The preset (if any), then the flags given; parameters checked by their declarations."""
+    if args.scenario is not None and args.scenario not in CAMPAIGN_SCENARIOS:
+        raise ValueError(f"scenario={args.scenario!r} is not one of: "
+                         f"{', '.join(CAMPAIGN_SCENARIOS)}")
+    config = CAMPAIGN_SCENARIOS[args.scenario or "loan-campaign"]
+    given = {k: getattr(args, k) for k in ("dataset", "seed", "defense", "gate", "model",
+                                           "kernel") if getattr(args, k) is not None}
+    knobs = {spec.name: spec.parse(getattr(args, f"knob_{spec.name}")) for spec in KNOBS
+             if getattr(args, f"knob_{spec.name}") is not None}
+    config = config.replace(**given, **knobs)
+    changes = {}
+    for field_name, flag, registry in (("defense_params", "--defense-param", DEFENSES),
+                                       ("gate_params", "--gate-param", GATES)):
+        texts = parse_assignments(getattr(args, field_name), flag)
+        if texts:
+            cls = registry[getattr(config, field_name.split("_")[0])]
+            changes[field_name] = {**getattr(config, field_name), **cls.parse_params(texts)}
+    return config.replace(**changes) if changes else config
+
+
+def format_campaign(r: CampaignResult) -> str:
+    c = r.config
+    head = (f"campaign: {c.dataset}, seed {c.seed}, {c.months} months of {c.batch} "
+            f"applications, attacker up to {c.attack_rate:.0%} a month; defense {c.defense}, "
+            f"gate {c.gate}")
+    table = r.to_frame()[["month", "n_attacker", "deployed", "accuracy", "approval_rate",
+                          "target_approved", "expected_loss", "boundary_moved"]]
+    table = table.rename(columns={"n_attacker": "fakes in", "approval_rate": "approvals",
+                                  "target_approved": "target", "expected_loss": "loss $",
+                                  "boundary_moved": "moved"})
+    text = table.to_string(index=False, formatters={
+        "accuracy": "{:.3f}".format, "approvals": "{:.1%}".format, "moved": "{:.1%}".format,
+        "loss $": "{:,.0f}".format, "target": lambda v: "APPROVED" if v else "denied",
+        "deployed": lambda v: "yes" if v else "REJECTED"})
+    lines = [head, "", text, ""]
+    when = r.months_to_target
+    lines.append(f"target ({CURRENCY}{r.target_amount:,.0f}): " + (
+        f"approved in month {when}" if when else f"never approved in {c.months} months"))
+    if r.one_shot:
+        s = r.one_shot
+        lines.append(f"one-shot baseline: the same {s['submitted']} applications in month 1 "
+                     f"({s['n_attacker']} approved into the log): target "
+                     + ("approved" if s["target_approved"] else "never approved"))
+    rejected = [m for m in r.months[1:] if not m.deployed]
+    if rejected:
+        lines.append(f"the gate rejected {len(rejected)} update(s): month {rejected[0].month}: "
+                     f"{rejected[0].verdict}")
+    lines.append(f"time: {r.timings.get('total', 0.0):.2f} s")
+    return "\n".join(lines)
+
+
+def _cmd_campaign(args, out) -> None:
+    config = campaign_config_from_args(args)
+    progress = _progress_bar(sys.stderr) if sys.stderr.isatty() else None
+    result = run_campaign(config, attack=not args.no_attack, progress=progress)
+    _emit(result.to_frame(), args, out, lambda: format_campaign(result), whole=result.summary())
+
+
 def _money(v: float) -> str:
     return f"{CURRENCY}{v:,.0f}"
 
@@ -445,8 +545,8 @@ def main(argv: Sequence[str] | None = None, *, out=None) -> int:
         args = parser.parse_args(argv)
         if args.command in ("sweep", "matrix") and args.seeds < 1:
             raise ValueError(f"seeds={args.seeds} is out of range; expected an integer >= 1")
-        {"list": _cmd_list, "run": _cmd_run, "sweep": _cmd_sweep,
-         "matrix": _cmd_matrix, "story": _cmd_story}[args.command](args, out)
+        {"list": _cmd_list, "run": _cmd_run, "sweep": _cmd_sweep, "matrix": _cmd_matrix,
+         "campaign": _cmd_campaign, "story": _cmd_story}[args.command](args, out)
     except (UsageError, ValueError) as exc:
         print(f"error: {exc}" if not isinstance(exc, UsageError) else f"{exc}", file=sys.stderr)
         return 2

@@ -19,6 +19,25 @@ from dashboard.state import state_from_query
 
 LEGACY = Path(__file__).parent / "fixtures" / "legacy"
 
+
+@pytest.fixture(autouse=True)
+def sklearn_forest(monkeypatch):
+    """The forest the pins were written with: scikit-learn's, as before issue 20 made
+    ``isotree``'s the default (same algorithm, another random stream: the forests' flags
+    differ, see docs/benchmarks.md). Everything else is the code under test."""
+    from sklearn.ensemble import IsolationForest
+
+    from core.defenses import clear_memos, outliers
+
+    def sklearn_normality(X, *, n_estimators=100, random_state=None):
+        return IsolationForest(n_estimators=n_estimators,
+                               random_state=random_state).fit(X).score_samples(X)
+
+    clear_memos()
+    monkeypatch.setattr(outliers, "forest_normality", sklearn_normality)
+    yield
+    clear_memos()
+
 #: fixture -> the CLI arguments that wrote it (with --json)
 RUNS = {
     "run-seed-demo": ["run", "--scenario", "seed-demo"],
