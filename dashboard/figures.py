@@ -329,3 +329,123 @@ def matrix_figure(table: pd.DataFrame, *, current: tuple[str, str] | None = None
     _base_layout(fig, height=height)
     fig.update_layout(margin=dict(l=110, r=10, t=10, b=90), uirevision=None)
     return fig
+
+
+#: the campaign's three ways side by side, and their colors
+CAMPAIGN_VARIANTS = {"none": "no defense", "defense": "per-month defense",
+                     "gate": "update gate"}
+CAMPAIGN_COLORS = {"none": PANEL_COLORS["poisoned"], "defense": "#d97706",
+                   "gate": PANEL_COLORS["defended"]}
+
+
+def campaign_timeline(payload: dict, *, height: int = 520) -> go.Figure:
+    """Months on x: held-out accuracy, approval rate, target approved, expected loss.
+
+    ``payload`` is :func:`dashboard.service.campaign_payload`'s: per variant, its months
+    (the rows core computed). Updates the gate rejected are marked with an x.
+    """
+    from plotly.subplots import make_subplots
+
+    rows = (("accuracy", "held-out accuracy", ".0%"), ("approval_rate", "approval rate", ".0%"),
+            ("target_approved", "target approved", None),
+            ("expected_loss", f"expected loss ({payload.get('currency', '$')})", ",.0f"))
+    fig = make_subplots(rows=4, cols=1, shared_xaxes=True, vertical_spacing=0.05,
+                        subplot_titles=[r[1] for r in rows])
+    for name, label in CAMPAIGN_VARIANTS.items():
+        months = payload["variants"][name]["months"]
+        x = [m["month"] for m in months]
+        color = CAMPAIGN_COLORS[name]
+        title = payload["variants"][name]["title"]
+        for i, (key, _, fmt) in enumerate(rows, start=1):
+            y = [float(m[key]) for m in months]
+            fig.add_trace(go.Scatter(
+                x=x, y=y, mode="lines+markers", name=title, legendgroup=name,
+                showlegend=i == 1, line=dict(color=color, width=2.2,
+                                             shape="hv" if key == "target_approved" else None),
+                marker=dict(size=5),
+                hovertemplate=f"{label}, month %{{x}}: %{{y{':' + fmt if fmt else ''}}}"
+                              "<extra></extra>"), row=i, col=1)
+        rejected = [m for m in months if not m["deployed"]]
+        if rejected:
+            fig.add_trace(go.Scatter(
+                x=[m["month"] for m in rejected], y=[m["accuracy"] for m in rejected],
+                mode="markers", name="update rejected by the gate", legendgroup="rejected",
+                marker=dict(symbol="x", size=10, color=color, line=dict(width=1)),
+                customdata=[m["verdict"] for m in rejected],
+                hovertemplate="month %{x}: rejected (%{customdata})<extra></extra>"),
+                row=1, col=1)
+    fig.update_yaxes(tickformat=".0%", row=1, col=1)
+    fig.update_yaxes(tickformat=".0%", row=2, col=1)
+    fig.update_yaxes(tickvals=[0, 1], ticktext=["denied", "approved"], range=[-0.2, 1.2],
+                     row=3, col=1)
+    fig.update_yaxes(tickformat=",.0f", row=4, col=1)
+    fig.update_xaxes(title_text="month", dtick=1, row=4, col=1)
+    _base_layout(fig, height=height)
+    fig.update_layout(showlegend=True, hovermode="closest", margin=dict(t=40, l=60),
+                      legend=dict(orientation="h", y=1.06, yanchor="bottom", x=0,
+                                  xanchor="left"))
+    return fig
+
+
+def campaign_months(payload: dict, variant: str, *, height: int = 460) -> go.Figure:
+    """The deployed model's boundary month by month (slider and Play), month 0 dashed.
+
+    The contour is the deployed model's decision function on the campaign's 2-D view;
+    the attacker's applications appear in the month they entered the log, the target as
+    a star (filled once the deployed model approves it).
+    """
+    v = payload["variants"][variant]
+    gx, gy, grids = payload["grid_x"], payload["grid_y"], v["grids"]
+    pts, when = np.asarray(v["attacker"], dtype=float).reshape(-1, 2), np.asarray(v["when"])
+    target = payload["target"]
+    months = v["months"]
+    clean = go.Contour(x=gx, y=gy, z=grids[0], contours=dict(start=0, end=0, coloring="none"),
+                       line=dict(color=CLEAN_BOUNDARY_COLOR, width=2, dash="dash"),
+                       showscale=False, hoverinfo="skip", name="month-0 boundary")
+
+    def frame_data(k: int) -> list:
+        z = np.asarray(grids[k], dtype=float)
+        lim = float(np.abs(z).max()) or 1.0
+        region = go.Contour(x=gx, y=gy, z=z, zmin=-lim, zmax=lim, ncontours=12,
+                            colorscale=[[0, REGION_COLORS[0]], [0.5, REGION_COLORS[1]],
+                                        [1, REGION_COLORS[2]]],
+                            contours=dict(showlines=False), showscale=False,
+                            hoverinfo="skip", name="deployed model")
+        line = go.Contour(x=gx, y=gy, z=z, contours=dict(start=0, end=0, coloring="none"),
+                          line=dict(color=BOUNDARY_COLOR, width=2.5), showscale=False,
+                          hoverinfo="skip", name=f"boundary, month {k}")
+        shown = pts[when <= k] if len(pts) else pts
+        fakes = go.Scatter(x=shown[:, 0], y=shown[:, 1], mode="markers",
+                           name="attacker's applications",
+                           marker=dict(symbol="x", size=7, color=POISON_COLOR))
+        approved = bool(months[k]["target_approved"])
+        star = go.Scatter(x=[target[0]], y=[target[1]], mode="markers",
+                          name="target: " + ("APPROVED" if approved else "denied"),
+                          marker=dict(symbol="star" if approved else "star-open", size=18,
+                                      color=POISON_COLOR if approved else BOUNDARY_COLOR,
+                                      line=dict(width=1.5, color=BOUNDARY_COLOR)))
+        return [region, line, clean, fakes, star]
+
+    n = len(grids)
+    fig = go.Figure(data=frame_data(0),
+                    frames=[go.Frame(data=frame_data(k), name=str(k)) for k in range(n)])
+    steps = [dict(method="animate", label=str(k),
+                  args=[[str(k)], dict(mode="immediate", frame=dict(duration=0, redraw=True),
+                                       transition=dict(duration=0))]) for k in range(n)]
+    fig.update_layout(
+        sliders=[dict(active=0, steps=steps, x=0.08, len=0.92, y=-0.05,
+                      currentvalue=dict(prefix="month ", font=dict(size=13)))],
+        updatemenus=[dict(type="buttons", showactive=False, x=0, y=-0.05, xanchor="left",
+                          yanchor="top", buttons=[dict(
+                              label="▶ Play", method="animate",
+                              args=[None, dict(frame=dict(duration=700, redraw=True),
+                                               fromcurrent=True,
+                                               transition=dict(duration=0))])])])
+    fig.update_xaxes(title_text=payload["axes"][0], range=[gx[0], gx[-1]])
+    fig.update_yaxes(title_text=payload["axes"][1], range=[gy[0], gy[-1]])
+    _base_layout(fig, height=height)
+    fig.update_layout(showlegend=True, margin=dict(b=90),
+                      legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0,
+                                  xanchor="left"),
+                      title=dict(text=v["title"], x=0.5, font=dict(size=14)))
+    return fig

@@ -62,6 +62,7 @@ STORE_CHECKS = {
     (ids.BG_RESULT, "data"): _check_mapping(ids.BG_RESULT),
     (ids.SWEEP_STORE, "data"): _check_mapping(ids.SWEEP_STORE),
     (ids.MATRIX_STORE, "data"): _check_mapping(ids.MATRIX_STORE),
+    (ids.CAMPAIGN_STORE, "data"): _check_mapping(ids.CAMPAIGN_STORE),
 }
 
 

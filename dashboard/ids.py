@@ -122,3 +122,14 @@ def field(control: str) -> str:
 def param_field(kind: str, name: str) -> str:
     """The id of the wrapper around a declared parameter's control (``defense-param-k-field``)."""
     return f"{kind}-param-{name}-field"
+
+# the retraining campaign (month by month, three ways side by side)
+CAMPAIGN_GATE = "campaign-gate"
+CAMPAIGN_VARIANT = "campaign-variant"
+CAMPAIGN_RUN = "campaign-run"
+CAMPAIGN_CANCEL = "campaign-cancel"
+CAMPAIGN_PROGRESS = "campaign-progress"
+CAMPAIGN_STATUS = "campaign-status"
+CAMPAIGN_STORE = "campaign-store"
+GRAPH_CAMPAIGN_TIMELINE = "graph-campaign-timeline"
+GRAPH_CAMPAIGN_MONTHS = "graph-campaign-months"

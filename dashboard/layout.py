@@ -293,6 +293,32 @@ def matrix_card() -> dbc.Card:
                           type="dot", delay_show=500))
 
 
+def campaign_card() -> dbc.Card:
+    from core.campaign import GATES
+    from dashboard.figures import CAMPAIGN_VARIANTS
+
+    card = job_card(
+        "Retraining campaign: month by month",
+        _select(ids.CAMPAIGN_GATE, "gate", [g for g in GATES if g != "none"], "shift"),
+        run=ids.CAMPAIGN_RUN, cancel=ids.CAMPAIGN_CANCEL, progress=ids.CAMPAIGN_PROGRESS,
+        status=ids.CAMPAIGN_STATUS, store=ids.CAMPAIGN_STORE, run_label="Run campaign",
+        intro="The bank retrains every month on its own decisions; a fraud ring adds up to 10% "
+              "a month of applications today's model approves, stepping towards a high-value "
+              "application it denies. Three ways side by side: no defense, the defense above "
+              "run every month, and an update gate that checks each retrained model first.",
+        graph=dcc.Loading(dcc.Graph(id=ids.GRAPH_CAMPAIGN_TIMELINE, config=GRAPH_CONFIG,
+                                    figure=message_figure("no campaign yet: press Run campaign",
+                                                          height=300)),
+                          type="dot", delay_show=500))
+    card.children.children.extend([
+        dbc.RadioItems(id=ids.CAMPAIGN_VARIANT, value="none", inline=True, className="my-2",
+                       options=[{"label": v, "value": k} for k, v in CAMPAIGN_VARIANTS.items()]),
+        dcc.Graph(id=ids.GRAPH_CAMPAIGN_MONTHS, config=GRAPH_CONFIG,
+                  figure=message_figure("", height=300)),
+    ])
+    return card
+
+
 def export_card() -> dbc.Card:
     def button(cid: str, text: str):
         return dbc.Button(text, id=cid, size="sm", color="secondary", outline=True,
@@ -372,6 +398,7 @@ def build_layout() -> html.Div:
                         id=ids.CURVES_COLLAPSE, is_open=False),
                     sweep_card(),
                     matrix_card(),
+                    campaign_card(),
                     export_card(),
                 ], lg=9, md=8),
             ], className="g-3"),

@@ -17,6 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 from flask import after_this_request
 
 from core import ATTACKS, DEFENSES, ExperimentConfig, ExperimentResult, run_experiment
@@ -298,3 +299,47 @@ def clear_stories() -> None:
 __all__ = ["compute", "compute_in_background", "runs_in_background", "upload_table",
            "dask_scheduler", "sweep_key", "job_time_limit", "story_for", "preview_for",
            "story_at", "prefetch", "clear_stories", "StoryMemo", "after_response"]
+
+
+# ---------------------------------------------------------------- the retraining campaign
+
+def campaign_config(config: ExperimentConfig, gate: str) -> Any:
+    """The campaign the lab's settings describe: its dataset (loan where the campaign cannot
+    stream another), model and seed; the lab's defense as the per-month one (kNN
+    sanitization when it has none); ``gate`` as the update gate (``shift`` for ``none``)."""
+    from core.campaign import CAMPAIGN_DATASETS, CAMPAIGN_SCENARIOS
+
+    base = CAMPAIGN_SCENARIOS["loan-campaign"]
+    dataset = config.dataset if config.dataset in CAMPAIGN_DATASETS else base.dataset
+    return base.replace(dataset=dataset, noise=None, seed=config.seed, model=config.model,
+                        kernel=config.kernel, C=config.C, gamma=config.gamma,
+                        degree=config.degree, gate=gate)
+
+
+def campaign_payload(config: ExperimentConfig, gate: str, progress=None) -> dict:
+    """The campaign three ways (no defense, per-month defense, gate), JSON-ready for a store."""
+    from core.campaign import compare_campaigns
+
+    campaign = campaign_config(config, gate)
+    defense = config.defense if not DEFENSES[config.defense].is_baseline else "knn_sanitize"
+    defense_params = config.defense_params if defense == config.defense else {}
+    runs = compare_campaigns(campaign.replace(defense=defense, defense_params=defense_params),
+                             progress=progress)
+    first = runs["none"]
+    titles = {"none": "no defense", "defense": f"per-month defense: {defense.replace('_', ' ')}",
+              "gate": f"update gate: {gate.replace('_', ' ')}"}
+    return {
+        "key": campaign.key(), "lab_key": sweep_key(config), "currency": "$",
+        "axes": list(first.view.axis_names),
+        "grid_x": first.grid_x.round(4).tolist(), "grid_y": first.grid_y.round(4).tolist(),
+        "target": first.view.project(first.target[None])[0].round(4).tolist(),
+        "target_amount": first.target_amount, "one_shot": first.one_shot,
+        "variants": {name: {
+            "title": titles[name], "months_to_target": r.months_to_target,
+            "rejected": r.rejected_updates,
+            "months": r.summary()["months"],
+            "grids": np.round(r.grids, 3).tolist(),
+            "attacker": r.view.project(r.attacker_points).round(4).tolist()
+            if len(r.attacker_points) else [],
+            "when": r.attacker_month.tolist()} for name, r in runs.items()},
+    }

@@ -160,3 +160,22 @@ def test_the_cli_runs_a_campaign_with_declared_flags(capsys):
 def test_the_named_campaigns_are_valid_configs():
     for name, config in CAMPAIGN_SCENARIOS.items():
         assert CampaignConfig.from_dict(config.to_dict()) == config, name
+
+
+def test_the_dashboard_draws_the_campaign_three_ways():
+    from core import scenario_config
+    from dashboard.callbacks.campaign import compute_campaign, render_campaign
+
+    store = {"config": scenario_config("loan-fraud").to_dict(), "scenario": None,
+             "problems": []}
+    calls = []
+    payload = compute_campaign(calls.append, store, "shift")
+    assert set(payload["variants"]) == {"none", "defense", "gate"}
+    assert calls[-1][0] == calls[-1][1] and "one-shot" in calls[-1][2]
+    assert json.loads(json.dumps(payload)) == payload  # fits a dcc.Store
+    timeline, months = render_campaign(payload, "gate", store)
+    assert len(months.frames) == 13 and months.layout.sliders[0].steps[-1].label == "12"
+    names = {t.name for t in timeline.data}
+    assert {"no defense", "update gate: shift"} <= names
+    assert compute_campaign(calls.append, store, "wall") == {
+        "error": "gate='wall' is not one of: accuracy, shift, champion_challenger"}

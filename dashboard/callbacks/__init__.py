@@ -2,7 +2,7 @@
 
 from dash import Dash
 
-from dashboard.callbacks import controls, experiment, export, matrix, sweep, upload
+from dashboard.callbacks import campaign, controls, experiment, export, matrix, sweep, upload
 
 
 def register(app: Dash) -> None:
@@ -12,3 +12,4 @@ def register(app: Dash) -> None:
     export.register(app)
     upload.register(app)
     matrix.register(app)
+    campaign.register(app)
