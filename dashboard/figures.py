@@ -447,5 +447,5 @@ def campaign_months(payload: dict, variant: str, *, height: int = 460) -> go.Fig
     fig.update_layout(showlegend=True, margin=dict(b=90),
                       legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0,
                                   xanchor="left"),
-                      title=dict(text=v["title"], x=0.5, font=dict(size=14)))
+                      )
     return fig
