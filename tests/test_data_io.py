@@ -182,9 +182,41 @@ def test_row_limit_is_refused_with_the_limit():
     assert len(frame) == 40
 
 
+def wide_csv(n_columns: int, n_rows: int = 50, name_length: int = 0) -> bytes:
+    """``n_columns - 1`` numeric features and a label, as a spreadsheet would save them."""
+    rs = np.random.RandomState(0)
+    names = [f"f{i}".ljust(name_length, "x") for i in range(n_columns - 1)] + ["label"]
+    rows = [",".join(names)] + [",".join(map(str, rs.randint(0, 10, n_columns - 1)))
+                                + f",{i % 2}" for i in range(n_rows)]
+    return ("\n".join(rows) + "\n").encode()
+
+
+def test_column_limit_is_refused_at_once_naming_the_limit():
+    import time
+    start = time.perf_counter()
+    with pytest.raises(DataError, match=r"^the file has 10,001 columns, over the limit of 500; "
+                                        r"keep the label and at most 499 feature columns"):
+        read_csv_table(wide_csv(10_001))
+    assert time.perf_counter() - start < 1.0  # refused from the header, not parsed (was 2-4 s)
+    with pytest.raises(DataError, match=r"has 4 columns, over the limit of 3"):
+        read_csv_table(wide_csv(4), limits=CSVLimits(max_columns=3))
+    frame, _ = read_csv_table(wide_csv(500))  # at the limit: read, every column numeric
+    assert frame.shape == (50, 500) and len(numeric_columns(frame)) == 500
+
+
+def test_column_limit_holds_when_the_header_is_longer_than_the_sniffed_text():
+    # 600 names of 150 characters: the first 64 KB of text hold only part of the header
+    data = wide_csv(600, n_rows=20, name_length=150)
+    assert data.index(b"\n") > 64 * 1024
+    with pytest.raises(DataError, match=r"^the file has 600 columns, over the limit of 500"):
+        read_csv_table(data)
+
+
 def test_limits_are_validated():
     with pytest.raises(ValueError, match=r"max_train_rows=3 is out of range"):
         CSVLimits(max_train_rows=3)
+    with pytest.raises(ValueError, match=r"max_columns=1 is out of range"):
+        CSVLimits(max_columns=1)
 
 
 # --------------------------------------------------------------------------- labels and features
