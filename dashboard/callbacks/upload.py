@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import hashlib
 import os
+import threading
+from collections import OrderedDict
+from contextlib import contextmanager
 from typing import Any
 
 from dash import Dash, Input, Output, State, html, no_update
@@ -71,10 +73,59 @@ def guess_label(columns: list[str]) -> str:
     return columns[-1]
 
 
-@functools.lru_cache(maxsize=8)
+#: uploads one worker process reads at once. A thread reading a big file holds a core and
+#: most of the GIL for a second or two; with 4 request threads (gunicorn.conf.py) a burst of
+#: uploads must leave the others free for the page, so further uploads are told to try again
+PARSE_SLOTS = 1
+#: seconds a callback that needs an upload this worker has not read yet (a shared link, the
+#: other worker) waits for the reader; the upload itself never waits
+PARSE_WAIT = 5.0
+TABLES_KEPT = 8  # parsed uploads kept per worker process
+SEARCH_HINT_ABOVE = 30  # columns: more than this and the upload's note says lists are searchable
+BUSY = "the server is busy reading other uploads; try again in a few seconds"
+
+_parse_slots = threading.BoundedSemaphore(PARSE_SLOTS)
+_tables: OrderedDict[str, tuple] = OrderedDict()  # path -> (frame, notes), most recent last
+_tables_lock = threading.Lock()
+
+
+class UploadBusy(Exception):
+    """Every parse slot of this worker is taken; the message says to try again."""
+
+
+@contextmanager
+def parse_slot(wait: float = 0.0):
+    """Hold one of the worker's :data:`PARSE_SLOTS`, or raise :class:`UploadBusy` after
+    ``wait`` seconds."""
+    if not _parse_slots.acquire(timeout=wait) if wait > 0 else not _parse_slots.acquire(False):
+        raise UploadBusy(BUSY)
+    try:
+        yield
+    finally:
+        _parse_slots.release()
+
+
+def _remember(path: str, table: tuple) -> tuple:
+    with _tables_lock:
+        _tables[path] = table
+        _tables.move_to_end(path)
+        while len(_tables) > TABLES_KEPT:
+            _tables.popitem(last=False)
+    return table
+
+
 def upload_table(path: str):
-    """The parsed upload (frame, notes), cached: several callbacks read the same file."""
-    return read_csv_table(path)
+    """The parsed upload (frame, notes), cached: several callbacks read the same file.
+
+    A file this worker has not read yet is read in a parse slot (waiting up to
+    :data:`PARSE_WAIT` seconds, else :class:`UploadBusy`).
+    """
+    with _tables_lock:
+        if path in _tables:
+            _tables.move_to_end(path)
+            return _tables[path]
+    with parse_slot(PARSE_WAIT):
+        return _remember(path, read_csv_table(path))
 
 
 def handle_upload(contents: str | None, filename: str | None) -> tuple:
@@ -87,25 +138,32 @@ def handle_upload(contents: str | None, filename: str | None) -> tuple:
         return (*keep, no_update, no_update, no_update)
     name = filename or "the file"
     try:
-        _, payload = contents.split(",", 1)
-        raw = base64.b64decode(payload, validate=True)
-    except (ValueError, binascii.Error):
-        return (*keep, _problem(f"{name}: the upload arrived damaged; try again."), no_update,
-                no_update)
-    if len(raw) > CSVLimits().max_bytes:
-        return (*keep, _problem(f"{name} is over the {CSVLimits().max_bytes // 2**20} MB limit."),
-                no_update, no_update)
-    try:
-        frame, notes = read_csv_table(raw)
-    except DataError as exc:
-        return (*keep, _problem(f"{name}: {exc}"), no_update, no_update)
-    path = save_upload(raw)
+        with parse_slot():  # never wait: a waiting upload would hold a request thread too
+            path, (frame, notes) = _read_upload(contents)
+    except (UploadBusy, DataError) as exc:
+        return (*keep, _problem(f"{name}: {exc}."), no_update, no_update)
     columns = [str(c) for c in frame.columns]
+    search = " (type in a list to search it)" if len(columns) > SEARCH_HINT_ABOVE else ""
     info = [html.B(name), f": {len(frame):,} rows, {len(columns)} columns. "
-            "Pick the label column below.", *(html.Div(n) for n in notes)]
+            f"Pick the label column below{search}.", *(html.Div(n) for n in notes)]
     token = upload_token(path)
     return (token, CSV, guess_label(columns), None, None, html.Div(info, className="upload-ok"),
             *column_options(token))
+
+
+def _read_upload(contents: str) -> tuple[str, tuple]:
+    """Decode, read and store an upload: (its path, (frame, notes)), or ``DataError``."""
+    try:
+        _, payload = contents.split(",", 1)
+        raw = base64.b64decode(payload, validate=True)
+    except (ValueError, binascii.Error):
+        raise DataError("the upload arrived damaged; try again") from None
+    del payload
+    if len(raw) > CSVLimits().max_bytes:
+        raise DataError(f"the file is over the {CSVLimits().max_bytes // 2**20} MB limit")
+    table = read_csv_table(raw)
+    path = save_upload(raw)
+    return path, _remember(path, table)  # the callbacks that follow find it read
 
 
 def _problem(text: str) -> Any:
@@ -116,6 +174,8 @@ def column_options(token: str | None) -> tuple[list, list]:
     """Label options (every column) and feature options (numeric columns) for an upload."""
     try:
         frame, _ = upload_table(upload_path(token))
+    except UploadBusy:
+        return no_update, no_update  # keep what the upload's own answer gave
     except (ValueError, DataError):
         return [], []
     columns = [str(c) for c in frame.columns]
@@ -126,6 +186,8 @@ def column_options(token: str | None) -> tuple[list, list]:
 def positive_options(label: str | None, token: str | None) -> list:
     try:
         frame, _ = upload_table(upload_path(token))
+    except UploadBusy:
+        return no_update
     except (ValueError, DataError):
         return []
     if label not in frame.columns:
