@@ -38,7 +38,7 @@ from core.experiment import (
     ExperimentResult,
     run_experiment,
 )
-from core.export import config_from_document
+from core.export import read_config_file
 from core.matrix import run_matrix
 from core.models import KERNELS, MODELS, describe_models
 from core.params import parse_assignments
@@ -216,12 +216,7 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
     if args.config is not None:
         if args.scenario is not None:
             raise ValueError("give --scenario or --config, not both")
-        try:
-            with open(args.config, encoding="utf-8") as fh:
-                text = fh.read()
-        except OSError as exc:
-            raise ValueError(f"cannot read --config {args.config}: {exc.strerror}") from None
-        values.update(config_from_document(text).to_dict())
+        values.update(read_config_file(args.config).to_dict())
     if args.scenario is not None:
         if args.scenario not in SCENARIOS:
             raise ValueError(f"scenario={args.scenario!r} is not one of: {', '.join(SCENARIOS)}")

@@ -48,6 +48,7 @@ _DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
 _SNIFF_CHARS = 64 * 1024  # text looked at to detect the delimiter
 _SNIFF_ROWS = 50
 _MAX_LISTED = 10  # values named in a message before "and N more"
+_CHECK_FIRST = 64  # text values tried as numbers before a whole column is
 _EXCEL_SIGNATURES = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")  # .xlsx (zip), .xls
 _DECIMAL_COMMA = re.compile(r"[+-]?(\d+(,\d*)?|,\d+)([eE][+-]?\d+)?")
 
@@ -66,6 +67,22 @@ class CSVLimits:
         Larger files are refused.
     max_rows : int, default=200,000
         Files with more data rows are refused.
+    max_columns : int, default=500
+        Files whose header names more columns (label and ignored columns included)
+        are refused before any parsing. Every view and model uses each feature: the
+        2-D view is a PCA of all of them, the models standardize and fit all of them,
+        and an optimizing attack's gradients and its recorded path carry one value per
+        feature. With at most ``max_train_rows`` rows (about 3,000 for training), 500
+        columns already means more features than a kernel SVM can use from that many
+        points; 5,000 rows x 499 features already take the default experiment 11 s
+        on a 2-core machine, and reading 50 rows of 10,000 columns took 2 s. The
+        dropdowns then list at most 500 (searchable) columns. To use a wider file,
+        keep the label and the columns you want.
+    max_cells : int, default=5,000,000
+        Files with more values (data rows x columns) are refused, so no file takes
+        more than a couple of seconds to read: 200,000 rows of 25 columns, or 10,000
+        rows of 500. 50 MB of one-digit values is 26 million of them, which took
+        6 s (numbers) and 27 s (text) to read. Only ``max_train_rows`` rows are used.
     max_train_rows : int, default=5,000
         Usable rows above this number are subsampled (stratified, seeded) before
         the train/test split, so training and plotting stay interactive; the
@@ -75,10 +92,14 @@ class CSVLimits:
     max_bytes: int = 50 * 2**20
     max_rows: int = 200_000
     max_train_rows: int = 5_000
+    max_columns: int = 500
+    max_cells: int = 5_000_000
 
     def __post_init__(self):
         check_int("max_bytes", self.max_bytes, 1, sys.maxsize)
         check_int("max_rows", self.max_rows, 1, sys.maxsize)
+        check_int("max_columns", self.max_columns, 2, sys.maxsize)
+        check_int("max_cells", self.max_cells, 2, sys.maxsize)
         check_int("max_train_rows", self.max_train_rows, 2 * MIN_CLASS_ROWS, sys.maxsize)
 
 
@@ -222,7 +243,8 @@ def _is_number(text: str) -> bool:
 def _check_header(header: list[str]) -> list[str]:
     names = [h.strip() for h in header]
     named = [n for n in names if n]
-    duplicated = sorted({n for n in named if named.count(n) > 1}, key=named.index)
+    counts = Counter(named)
+    duplicated = [n for n in counts if counts[n] > 1]  # in order of first appearance
     if duplicated:
         raise DataError(f"duplicated column names: {_listing(duplicated)}; rename the columns so "
                         "each name appears once")
@@ -230,6 +252,22 @@ def _check_header(header: list[str]) -> list[str]:
         raise DataError(f"the first row looks like data, not column names (e.g. {named[0]!r}); "
                         "add a header row with a name for each column")
     return names
+
+
+def _row_cap(n_columns: int, limits: CSVLimits) -> int:
+    """The most data rows a file of ``n_columns`` columns may have."""
+    return min(limits.max_rows, limits.max_cells // max(n_columns, 1))
+
+
+def _check_width(header: Sequence[str], max_columns: int) -> None:
+    if len(header) > max_columns:
+        raise DataError(f"the file has {len(header):,} columns, over the limit of "
+                        f"{max_columns:,}; keep the label and at most {max_columns - 1:,} "
+                        "feature columns and upload that")
+
+
+def _all_numbers(values: pd.Series) -> bool:
+    return bool(pd.to_numeric(values, errors="coerce").notna().all())
 
 
 def _tidy_strings(frame: pd.DataFrame, *, decimal_comma: bool) -> list[str]:
@@ -245,10 +283,11 @@ def _tidy_strings(frame: pd.DataFrame, *, decimal_comma: bool) -> list[str]:
             continue
         series = series.str.strip().replace("", np.nan)  # read_csv gives text or NaN here
         present = series.dropna()
-        converted = pd.to_numeric(present, errors="coerce")
-        if len(present) and converted.notna().all():
+        head = present.iloc[:_CHECK_FIRST]  # a text value among these: no need to look further
+        if len(present) and _all_numbers(head) and _all_numbers(present):
             series = pd.to_numeric(series)
-        elif (decimal_comma and len(present) and present.str.fullmatch(_DECIMAL_COMMA).all()
+        elif (decimal_comma and len(present) and head.str.fullmatch(_DECIMAL_COMMA).all()
+              and present.str.fullmatch(_DECIMAL_COMMA).all()
               and present.str.contains(",", regex=False).any()):
             series = pd.to_numeric(series.str.replace(",", ".", regex=False))
             comma_columns.append(col)
@@ -281,7 +320,7 @@ def read_csv_table(
         A path to the file, or its raw bytes (as a browser upload gives them).
         A ``str`` is always a path, never CSV text.
     limits : CSVLimits, default=CSVLimits()
-        ``max_bytes`` and ``max_rows`` are enforced here.
+        ``max_bytes``, ``max_rows``, ``max_columns`` and ``max_cells`` are enforced here.
 
     Returns
     -------
@@ -298,24 +337,33 @@ def read_csv_table(
     DataError
         Empty file, header only, not UTF-8 text (binary, Excel, UTF-16), a
         single column, rows that do not match the header, duplicated column
-        names, a data row where the header should be, or over a limit.
+        names, a data row where the header should be, or over a limit (size, rows,
+        columns).
     """
     text = _decode(_read_bytes(source, limits.max_bytes))
     delim, header = _sniff(text)
+    _check_width(header, limits.max_columns)
     names = _check_header(header)
     with warnings.catch_warnings():
         warnings.simplefilter("error", pd.errors.ParserWarning)
         try:
             frame = pd.read_csv(io.StringIO(text), sep=delim, skipinitialspace=True,
-                                index_col=False, low_memory=False, nrows=limits.max_rows + 1)
+                                index_col=False, low_memory=False,
+                                nrows=_row_cap(len(header), limits) + 1)
         except pd.errors.EmptyDataError:
             raise DataError("the file is empty; upload a CSV with a header row and data "
                             "rows") from None
         except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
             raise _parse_error(exc, delim) from None
+    _check_width(frame.columns, limits.max_columns)  # a header longer than the sniffed text
     if len(frame) > limits.max_rows:
         raise DataError(f"the file has more than {limits.max_rows:,} data rows, the limit; upload "
                         f"a sample of at most {limits.max_rows:,} rows")
+    if len(frame) > _row_cap(frame.shape[1], limits):
+        rows = _row_cap(frame.shape[1], limits)
+        raise DataError(f"the file has more than {rows:,} data rows of {frame.shape[1]} columns, "
+                        f"over the limit of {limits.max_cells:,} values; upload a sample of at "
+                        f"most {rows:,} rows, or fewer columns")
     if len(frame) == 0:
         raise DataError("the file has a header row but no data rows; add the data under the "
                         "header")

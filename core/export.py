@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,7 +12,10 @@ import pandas as pd
 from core.experiment import ExperimentConfig, ExperimentResult
 
 __all__ = ["poisoned_training_frame", "to_safe_csv", "escape_formula", "experiment_document",
-           "config_from_document"]
+           "config_from_document", "read_config_file", "CONFIG_MAX_BYTES"]
+
+#: largest config file :func:`read_config_file` reads; an exported experiment is a few KB
+CONFIG_MAX_BYTES = 2**20
 
 #: cell prefixes that make Excel, LibreOffice or Sheets evaluate a cell as a formula
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -67,9 +71,37 @@ def config_from_document(text: str) -> ExperimentConfig:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not a JSON file: {exc.msg} at line {exc.lineno}") from None
+    except RecursionError:  # the parser recurses per level: [[[[...]]]] x 100,000
+        raise ValueError("the JSON is nested too deeply to be an experiment; give an exported "
+                         "experiment or a config object") from None
     if not isinstance(doc, dict):
         raise ValueError("expected a JSON object with a 'config' entry")
     config = doc.get("config", doc)
     if not isinstance(config, dict):
         raise ValueError("'config' must be a JSON object")
     return ExperimentConfig.from_dict(config)
+
+
+def read_config_file(path: str | os.PathLike, *, max_bytes: int = CONFIG_MAX_BYTES
+                     ) -> ExperimentConfig:
+    """The config in a JSON file (:func:`config_from_document`); ``ValueError`` in one
+    sentence, naming the file, if it cannot be read, is too large, is not UTF-8 or is not
+    a config."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except OSError as exc:
+        raise ValueError(f"cannot read --config {path}: {exc.strerror or exc}") from None
+    if len(data) > max_bytes:
+        raise ValueError(f"--config {path} is over {max_bytes // 2**10:,} KB, too large for an "
+                         "experiment config; give an exported experiment (.json)")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"--config {path} is not UTF-8 text (byte 0x{data[exc.start]:02x} at "
+                         f"position {exc.start}); give an exported experiment (.json)") from None
+    try:
+        return config_from_document(text)
+    except ValueError as exc:
+        raise ValueError(f"--config {path}: {exc}") from None

@@ -176,6 +176,8 @@ def install(app) -> None:
             body = request.get_json()
         except HTTPException as exc:
             return _refuse(exc.code or 400, "the body is not valid JSON", exc.description)
+        except RecursionError:  # Python's parser recurses per level: [[[[...]]]] x 50,000
+            return _refuse(400, "the body's JSON is nested too deeply")
         try:
             check_callback_body(body, target.callback_map)
         except ValueError as exc:

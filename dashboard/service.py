@@ -6,7 +6,6 @@ panels, sweep, matrix, exports and the story page.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import threading
@@ -14,6 +13,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -46,10 +46,60 @@ def sweep_key(config: ExperimentConfig) -> str:
     return json.dumps(d, sort_keys=True)
 
 
-@functools.lru_cache(maxsize=8)
+#: uploads one worker process reads at once. A thread reading a big file holds a core and
+#: most of the GIL for a second or two; with 4 request threads (gunicorn.conf.py) a burst of
+#: uploads must leave the others free for the page, so further uploads are told to try again
+PARSE_SLOTS = 1
+#: seconds a callback that needs an upload this worker has not read yet (a shared link, the
+#: other worker) waits for the reader; the upload itself never waits
+PARSE_WAIT = 5.0
+TABLES_KEPT = 8  # parsed uploads kept per worker process
+SEARCH_HINT_ABOVE = 30  # columns: more than this and the upload's note says lists are searchable
+BUSY = "the server is busy reading other uploads; try again in a few seconds"
+
+_parse_slots = threading.BoundedSemaphore(PARSE_SLOTS)
+_tables: OrderedDict[str, tuple] = OrderedDict()  # path -> (frame, notes), most recent last
+_tables_lock = threading.Lock()
+
+
+class UploadBusy(Exception):
+    """Every parse slot of this worker is taken; the message says to try again."""
+
+
+@contextmanager
+def parse_slot(wait: float = 0.0):
+    """Hold one of the worker's :data:`PARSE_SLOTS`, or raise :class:`UploadBusy` after
+    ``wait`` seconds."""
+    if not _parse_slots.acquire(timeout=wait) if wait > 0 else not _parse_slots.acquire(False):
+        raise UploadBusy(BUSY)
+    try:
+        yield
+    finally:
+        _parse_slots.release()
+
+
+def remember_table(path: str, table: tuple) -> tuple:
+    """Keep a parsed upload for the callbacks that follow."""
+    with _tables_lock:
+        _tables[path] = table
+        _tables.move_to_end(path)
+        while len(_tables) > TABLES_KEPT:
+            _tables.popitem(last=False)
+    return table
+
+
 def upload_table(path: str):
-    """The parsed upload (frame, notes), cached: several callbacks read the same file."""
-    return read_csv_table(path)
+    """The parsed upload (frame, notes), cached: several callbacks read the same file.
+
+    A file this worker has not read yet is read in a parse slot (waiting up to
+    :data:`PARSE_WAIT` seconds, else :class:`UploadBusy`).
+    """
+    with _tables_lock:
+        if path in _tables:
+            _tables.move_to_end(path)
+            return _tables[path]
+    with parse_slot(PARSE_WAIT):
+        return remember_table(path, read_csv_table(path))
 
 
 CACHE_SIZE = 48  # per worker process; each entry is one result with its three figures

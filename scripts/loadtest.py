@@ -14,6 +14,10 @@ controls callback (which validates and writes ``config-store``), then the main u
 (``config-store`` -> three panels), fed with the store the server just returned. Request
 bodies are built from ``/_dash-dependencies``, so they have Dash's real shape.
 
+``--wide-users`` more users (default 1) keep uploading the costliest file the CSV limits
+accept (10,000 rows x 500 text columns, 50 MB), each then asking for its columns as the
+page does; a "busy, try again" answer is counted, not an error.
+
 Meanwhile each gunicorn worker's RSS is sampled every second (psutil). Prints latency
 percentiles per request kind, errors, and RSS per worker at start / middle / end, and
 exits 1 if a bar fails: any error, p95 of the main update above ``--p95`` seconds, or a
@@ -50,6 +54,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from core import ATTACKS, DATASETS, DEFENSES, SCENARIOS  # noqa: E402
+from core.data_io import CSVLimits  # noqa: E402
 from dashboard import ids  # noqa: E402
 from dashboard.state import C_VALUES, N_SAMPLES_RANGE  # noqa: E402
 
@@ -101,9 +106,19 @@ class Callbacks:
         self.sync = self.by_first_output["url.search"]
         self.panels = next(d for d in deps if d["output"].startswith("..graph-clean.figure...")
                            and d["inputs"][0]["id"] == "config-store")
-        self.visibility = self.by_first_output["contamination-field.style"]
+        self.visibility = self.by_first_output["kernel.disabled"]
         self.run_job = self.by_first_output["bg-result.data"]
         self.draw_job = next(d for d in deps if d["output"].startswith("..graph-clean.figure@"))
+        self.upload = next(d for d in deps if d["inputs"][0]["id"] == ids.UPLOAD)
+        self.columns = next(d for d in deps if d["inputs"][0]["id"] == ids.DATA)
+
+    def upload_body(self, contents: str, filename: str) -> dict:
+        return self.body(self.upload, {f"{ids.UPLOAD}.contents": contents,
+                                       f"{ids.UPLOAD}.filename": filename},
+                         [f"{ids.UPLOAD}.contents"])
+
+    def columns_body(self, token: str) -> dict:
+        return self.body(self.columns, {f"{ids.DATA}.value": token}, [f"{ids.DATA}.value"])
 
     @staticmethod
     def body(dep: dict, values: dict[str, object], changed: list[str]) -> dict:
@@ -264,6 +279,104 @@ class User(threading.Thread):
                 self.change_control()
 
 
+def widest_upload(limits: CSVLimits | None = None) -> str:
+    """The costliest file the limits accept, as the browser sends it (a base64 data URL).
+
+    ``max_columns`` columns, ``max_cells`` values, each value text (stripped and tried as
+    a number: the slowest kind to read) and as long as ``max_bytes`` allows: 10,000 rows x
+    500 columns of 9 letters, 50 MB, 67 MB as a request.
+    """
+    import base64
+
+    import numpy as np
+
+    limits = limits or CSVLimits()
+    n_rows = limits.max_cells // limits.max_columns
+    width = limits.max_bytes // limits.max_cells - 1  # letters per value, plus its comma
+    header = ",".join([*(f"f{i}" for i in range(limits.max_columns - 1)), "label"]) + "\n"
+    assert width >= 1 and len(header) + n_rows * limits.max_columns * (width + 1) \
+        <= limits.max_bytes
+    rs = np.random.RandomState(0)
+    cells = rs.randint(ord("a"), ord("z") + 1, (n_rows, limits.max_columns, width + 1))
+    cells = cells.astype(np.uint8)
+    cells[:, :, -1] = ord(",")
+    cells[:, -1, :] = ord(" ")  # the label: "0" or "1", padded with spaces (stripped)
+    cells[:, -1, 0] = rs.randint(0, 2, n_rows) + ord("0")
+    cells[:, -1, -1] = ord("\n")
+    data = header.encode() + cells.tobytes()
+    return "data:text/csv;base64," + base64.b64encode(data).decode()
+
+
+#: what an upload refused because the worker is reading another one says (any other
+#: refusal is an error here: the file is within the limits)
+BUSY = "the server is busy reading other uploads"
+
+
+def upload(session, base: str, cbs: Callbacks, contents: str, filename: str,
+           timeout: float = 60) -> tuple[str, float, str]:
+    """One upload as the browser sends it: (outcome, seconds, detail).
+
+    outcome is ``accepted`` (detail: the upload's token), ``busy`` or ``error``.
+    """
+    start = time.perf_counter()
+    try:
+        resp = session.post(base + UPDATE, json=cbs.upload_body(contents, filename),
+                            timeout=timeout)
+    except requests.RequestException as exc:
+        return "error", time.perf_counter() - start, f"{type(exc).__name__}: {exc}"
+    elapsed = time.perf_counter() - start
+    if resp.status_code != 200:
+        return "error", elapsed, f"HTTP {resp.status_code}: {resp.text[:120]}"
+    out = resp.json()["response"]
+    info = json.dumps(out.get(ids.UPLOAD_INFO, {}))
+    token = out.get(ids.DATA, {}).get("value")
+    if token:
+        n_options = len(out[ids.CSV_FEATURES]["options"])
+        if n_options > CSVLimits().max_columns or len(resp.content) > 2**20:
+            return "error", elapsed, f"{n_options} options, {len(resp.content):,} bytes"
+        return "accepted", elapsed, token
+    if BUSY in info:
+        return "busy", elapsed, info
+    return "error", elapsed, f"refused: {info[:200]}"
+
+
+class WideUploader(threading.Thread):
+    """A user who uploads the widest accepted file, again and again (``--wide-users``).
+
+    After an accepted upload it asks for the file's columns, as the page does (which
+    another worker may have to read first). A "busy, try again" answer is expected while
+    the worker reads another upload; it is counted, not an error.
+    """
+
+    def __init__(self, n: int, base: str, cbs: Callbacks, deadline: float, think: tuple,
+                 record, contents: str):
+        super().__init__(daemon=True, name=f"wide-uploader-{n}")
+        self.base, self.cbs, self.deadline, self.think = base, cbs, deadline, think
+        self.record, self.contents = record, contents
+        self.session = requests.Session()
+        self.rng = random.Random(1000 + n)
+
+    def run(self) -> None:
+        while time.monotonic() < self.deadline:
+            outcome, seconds, detail = upload(self.session, self.base, self.cbs,
+                                              self.contents, "wide.csv")
+            if outcome == "error":
+                self.record("wide upload", seconds, detail)
+            else:
+                self.record(f"wide upload ({outcome})", seconds, None)
+            if outcome == "accepted":
+                start = time.perf_counter()
+                try:
+                    resp = self.session.post(self.base + UPDATE, timeout=60,
+                                             json=self.cbs.columns_body(detail))
+                    error = None if resp.status_code in (200, 204) else \
+                        f"HTTP {resp.status_code}: {resp.text[:120]}"
+                except requests.RequestException as exc:
+                    error = f"{type(exc).__name__}: {exc}"
+                self.record("wide upload's columns", time.perf_counter() - start, error)
+            time.sleep(self.rng.uniform(*self.think))
+
+
 def busy_seconds(proc: psutil.Process) -> float:
     t = proc.cpu_times()
     return t.user + t.system + t.children_user + t.children_system
@@ -299,11 +412,16 @@ def main(argv=None) -> int:
     parser.add_argument("--think", type=float, nargs=2, default=(1.0, 3.0),
                         metavar=("MIN", "MAX"), help="seconds between a user's actions")
     parser.add_argument("--p95", type=float, default=1.0, help="bar for the main update, s")
+    parser.add_argument("--wide-users", type=int, default=1,
+                        help="users who keep uploading the widest accepted CSV (50 MB)")
     parser.add_argument("--rss-growth", type=float, default=48.0,
                         help="bar: MB a worker may grow over the second half of the run")
     args = parser.parse_args(argv)
     if not 1 <= args.users <= 200 or not 1 <= args.duration <= 900:
         parser.error("--users must be 1..200 and --duration 1..900 s")
+    if not 0 <= args.wide_users <= 20:
+        parser.error(f"--wide-users {args.wide_users} is out of range; expected 0..20")
+    contents = widest_upload() if args.wide_users else ""
 
     from dashboard.bench import cpu_reference_ms
 
@@ -377,6 +495,8 @@ def main(argv=None) -> int:
         start = time.monotonic()
         users = [User(n, base, cbs, start + args.duration, tuple(args.think), record, slowest)
                  for n in range(args.users)]
+        users += [WideUploader(n, base, cbs, start + args.duration, tuple(args.think), record,
+                               contents) for n in range(args.wide_users)]
         for user in users:  # ramp up over ~2 s
             user.start()
             time.sleep(2.0 / args.users)
@@ -418,7 +538,8 @@ def main(argv=None) -> int:
           f"{'max ms':>9}")
     for kind in ("main update", "sync", "visibility", "control change (sync + main)",
                  "index", "layout", "dependencies", "static", "page load (all)",
-                 "job start", "job poll", "job draw", "background view (start to drawn)"):
+                 "job start", "job poll", "job draw", "background view (start to drawn)",
+                 "wide upload (accepted)", "wide upload (busy)", "wide upload's columns"):
         v = latencies.get(kind, [])
         if v:
             print(f"{kind:<32}{len(v):>7}{len(v) / elapsed:>8.1f}"

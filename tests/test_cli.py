@@ -197,6 +197,50 @@ def test_bad_data_files_exit_2_with_one_line(args, needle, capsys):
     assert status == 2 and needle in err and len(err.strip().splitlines()) == 1
 
 
+BAD_CONFIGS = [  # (file name, bytes, what the one line says)
+    ("nested.json", b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    ("nested-objects.json", b'{"a":' * 100_000 + b"1" + b"}" * 100_000, "nested too deeply"),
+    ("huge.json", b'{"config": {"seed": 1}, "pad": "' + b"x" * 2**21 + b'"}',
+     "is over 1,024 KB, too large for an experiment config"),
+    ("latin1.json", '{"config": {"dataset": "café"}}'.encode("latin-1"),
+     "is not UTF-8 text (byte 0xe9 at position 27)"),
+    ("utf16.json", '{"seed": 1}'.encode("utf-16"), "is not UTF-8 text (byte 0xff"),
+    ("array.json", b"[1, 2]", "expected a JSON object with a 'config' entry"),
+    ("truncated.json", b'{"config": {"seed": ', "not a JSON file: Expecting value at line 1"),
+    ("bad-value.json", b'{"config": {"poison_rate": 2}}', "poison_rate=2"),
+]
+
+
+@pytest.mark.parametrize("name, data, needle", BAD_CONFIGS, ids=[c[0] for c in BAD_CONFIGS])
+def test_a_bad_config_file_exits_2_with_one_line_naming_it(tmp_path, capsys, name, data,
+                                                           needle):
+    path = tmp_path / name
+    path.write_bytes(data)
+    status, out = run_cli("run", "--config", str(path), "--grid-resolution", "0")
+    err = capsys.readouterr().err
+    assert status == 2 and out == "", err[-500:]
+    assert err.startswith(f"error: --config {path}") and needle in err, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_a_config_folder_exits_2_with_one_line(tmp_path, capsys):
+    status, _ = run_cli("run", "--config", str(tmp_path))
+    err = capsys.readouterr().err
+    assert status == 2 and f"cannot read --config {tmp_path}: Is a directory" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_deeply_nested_config_from_the_shell_exits_2_without_a_traceback(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_bytes(b"[" * 100_000 + b"]" * 100_000)  # was: RecursionError traceback, exit 1
+    proc = subprocess.run([sys.executable, "-m", "core", "run", "--config", str(path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip().splitlines() == [
+        f"error: --config {path}: the JSON is nested too deeply to be an experiment; give an "
+        "exported experiment or a config object"]
+
+
 def test_targeted_attack_success_in_run_and_matrix():
     status, text = run_cli("run", "--dataset", "loan", "--attack", "targeted_injection",
                            "--defense", "trusted_knn", "--trusted-fraction", "0.1",

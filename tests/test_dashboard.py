@@ -502,6 +502,46 @@ def test_a_bad_upload_explains_itself_and_changes_nothing(name, needle):
     assert needle.lower() in str(out[5]).lower()
 
 
+def _csv_upload(n_columns: int, n_rows: int = 40) -> str:
+    import base64
+    header = ",".join([*(f"f{i}" for i in range(n_columns - 1)), "label"])
+    rows = "\n".join(",".join([*(str((r * 7 + c) % 10) for c in range(n_columns - 1)),
+                                str(r % 2)]) for r in range(n_rows))
+    return "data:text/csv;base64," + base64.b64encode(f"{header}\n{rows}\n".encode()).decode()
+
+
+def test_a_wide_upload_is_refused_at_once_with_the_column_limit():
+    import time
+
+    from dashboard.callbacks.upload import handle_upload
+    start = time.perf_counter()
+    out = handle_upload(_csv_upload(10_001, n_rows=50), "wide.csv")
+    assert time.perf_counter() - start < 1.5  # was 4.5 s and 676 KB of options
+    assert all(v is no_update for v in (*out[:5], *out[6:]))
+    assert "wide.csv: the file has 10,001 columns, over the limit of 500; keep the label" \
+        in str(out[5])
+    out = handle_upload(_csv_upload(500), "at-the-limit.csv")  # searchable lists of 500
+    assert len(out[6]) == 500 and len(out[7]) == 500 and "search" in str(out[5])
+
+
+def test_an_upload_while_the_worker_reads_another_is_told_to_try_again(monkeypatch):
+    from dashboard import service
+    from dashboard.callbacks import upload
+    token = upload.handle_upload(_upload("good_binary.csv"), "good_binary.csv")[0]
+    monkeypatch.setattr(service, "PARSE_WAIT", 0.05)
+    monkeypatch.setattr(service, "_tables", type(service._tables)())  # this worker read nothing
+    with service.parse_slot():  # another request is reading an upload
+        out = upload.handle_upload(_csv_upload(3), "mine.csv")
+        assert all(v is no_update for v in (*out[:5], *out[6:]))
+        assert "mine.csv: the server is busy reading other uploads; try again in a few " \
+               "seconds." in str(out[5])
+        # a callback needing a file this worker has not read keeps what the page shows
+        assert upload.column_options(token) == (no_update, no_update)
+        assert upload.positive_options("approved", token) is no_update
+    assert upload.handle_upload(_csv_upload(3), "mine.csv")[0].startswith("upload:")
+    assert [o["value"] for o in upload.column_options(token)[1]] == ["age", "income", "score"]
+
+
 def test_uploaded_data_flows_through_state_and_url():
     from dashboard.callbacks.upload import handle_upload
     token = handle_upload(_upload("good_binary.csv"), "good_binary.csv")[0]

@@ -93,6 +93,12 @@ CASES = [
     ("JSON string", {"json": "x"}, 400),
     ("integer with 5000 digits", raw('{"output": ' + "9" * 5000 + "}"), 400),
     ("oversized body (80 MB)", raw("x" * (80 * 2**20)), 413),
+    ("50,000 nested arrays", raw("[" * 50_000 + "]" * 50_000), 400),
+    ("50,000 nested objects", raw('{"a":' * 50_000 + "1" + "}" * 50_000), 400),
+    ("nested arrays inside a valid callback", raw(json.dumps(GOOD)[:-1] + ', "x": '
+                                                  + "[" * 50_000 + "]" * 50_000 + "}"), 400),
+    ("not UTF-8", {"data": b'{"output": "\xff\xfe\xfd"}', "content_type": "application/json"},
+     400),
     # the callback's shape
     ("missing output", {"json": edit(GOOD, output=DROP)}, 400),
     ("missing outputs", {"json": edit(GOOD, outputs=DROP)}, 400),

@@ -13,7 +13,13 @@ from dash import Dash, Input, Output, State, html, no_update
 from core.data_io import CSVLimits, DataError, numeric_columns, read_csv_table
 from core.datasets import CSV
 from dashboard import ids
-from dashboard.service import upload_table
+from dashboard.service import (
+    SEARCH_HINT_ABOVE,
+    UploadBusy,
+    parse_slot,
+    remember_table,
+    upload_table,
+)
 from dashboard.state import upload_path, upload_token, uploads_dir
 
 LABEL_GUESSES = ("label", "target", "class", "y", "outcome", "approved", "default", "fraud")
@@ -81,25 +87,32 @@ def handle_upload(contents: str | None, filename: str | None) -> tuple:
         return (*keep, no_update, no_update, no_update)
     name = filename or "the file"
     try:
-        _, payload = contents.split(",", 1)
-        raw = base64.b64decode(payload, validate=True)
-    except (ValueError, binascii.Error):
-        return (*keep, _problem(f"{name}: the upload arrived damaged; try again."), no_update,
-                no_update)
-    if len(raw) > CSVLimits().max_bytes:
-        return (*keep, _problem(f"{name} is over the {CSVLimits().max_bytes // 2**20} MB limit."),
-                no_update, no_update)
-    try:
-        frame, notes = read_csv_table(raw)
-    except DataError as exc:
-        return (*keep, _problem(f"{name}: {exc}"), no_update, no_update)
-    path = save_upload(raw)
+        with parse_slot():  # never wait: a waiting upload would hold a request thread too
+            path, (frame, notes) = _read_upload(contents)
+    except (UploadBusy, DataError) as exc:
+        return (*keep, _problem(f"{name}: {exc}."), no_update, no_update)
     columns = [str(c) for c in frame.columns]
+    search = " (type in a list to search it)" if len(columns) > SEARCH_HINT_ABOVE else ""
     info = [html.B(name), f": {len(frame):,} rows, {len(columns)} columns. "
-            "Pick the label column below.", *(html.Div(n) for n in notes)]
+            f"Pick the label column below{search}.", *(html.Div(n) for n in notes)]
     token = upload_token(path)
     return (token, CSV, guess_label(columns), None, None, html.Div(info, className="upload-ok"),
             *column_options(token))
+
+
+def _read_upload(contents: str) -> tuple[str, tuple]:
+    """Decode, read and store an upload: (its path, (frame, notes)), or ``DataError``."""
+    try:
+        _, payload = contents.split(",", 1)
+        raw = base64.b64decode(payload, validate=True)
+    except (ValueError, binascii.Error):
+        raise DataError("the upload arrived damaged; try again") from None
+    del payload
+    if len(raw) > CSVLimits().max_bytes:
+        raise DataError(f"the file is over the {CSVLimits().max_bytes // 2**20} MB limit")
+    table = read_csv_table(raw)
+    path = save_upload(raw)
+    return path, remember_table(path, table)  # the callbacks that follow find it read
 
 
 def _problem(text: str) -> Any:
@@ -110,6 +123,8 @@ def column_options(token: str | None) -> tuple[list, list]:
     """Label options (every column) and feature options (numeric columns) for an upload."""
     try:
         frame, _ = upload_table(upload_path(token))
+    except UploadBusy:
+        return no_update, no_update  # keep what the upload's own answer gave
     except (ValueError, DataError):
         return [], []
     columns = [str(c) for c in frame.columns]
@@ -120,6 +135,8 @@ def column_options(token: str | None) -> tuple[list, list]:
 def positive_options(label: str | None, token: str | None) -> list:
     try:
         frame, _ = upload_table(upload_path(token))
+    except UploadBusy:
+        return no_update
     except (ValueError, DataError):
         return []
     if label not in frame.columns:
