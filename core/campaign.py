@@ -363,6 +363,9 @@ class CampaignResult:
     one_shot: dict[str, Any]  # the same total poison in month 1
     feature_names: tuple[str, ...]
     timings: dict[str, float] = field(default_factory=dict)
+    #: the clean applications the month-0 model learned from (features, true outcomes)
+    history: np.ndarray | None = None
+    history_labels: np.ndarray | None = None
 
     @property
     def months_to_target(self) -> int | None:
@@ -585,7 +588,8 @@ def _campaign(config: CampaignConfig, *, attack: bool, schedule: int | None,
         attacker_points=np.vstack(fakes) if fakes else np.zeros((0, X.shape[1])),
         attacker_month=np.concatenate(fake_month) if fake_month else np.zeros(0, int),
         view=view, grid_x=grid_x, grid_y=grid_y, grids=np.stack(grids) if res else None,
-        one_shot={}, feature_names=DATASETS[config.dataset].feature_names)
+        one_shot={}, feature_names=DATASETS[config.dataset].feature_names,
+        history=X[hist], history_labels=y[hist])
 
 
 def compare_campaigns(config: CampaignConfig, *, defense: str | None = None,

@@ -202,8 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("story", help="the loan-fraud story's business numbers for one seed")
     p.add_argument("--seed", type=_int, default=0, help="random seed (default 0)")
-    p.add_argument("--fake-rate", dest="fake_rate", type=_float, default=0.15,
-                   help="fake applications per genuine one, in (0, 0.5] (default 0.15)")
+    p.add_argument("--months", type=_int, default=12, help="months of retraining (default 12)")
+    p.add_argument("--attack-rate", dest="attack_rate", type=_float, default=0.1,
+                   help="the fraud ring's applications per month, as a share of the month's "
+                        "genuine ones, in (0, 0.5] (default 0.1)")
+    p.add_argument("--gate", default=None,
+                   help="tell this update gate (default: the best of them on this seed)")
     p.add_argument("--loss-given-default", dest="loss_given_default", type=_float, default=0.45,
                    help="share of a bad loan the bank loses, in [0, 1] (default 0.45)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
@@ -503,30 +507,47 @@ def _money(v: float) -> str:
 
 def format_story(story: LoanStory) -> str:
     n = story.numbers
-    c, p, d, dd = n["clean"], n["poisoned"], n["defended"], n["defense"]
-    return "\n".join([
-        f"loan-fraud story, seed {story.seed}: {n['n_history']} past applications, "
-        f"{n['n_fake']} fakes, {n['n_book']} new applications scored",
+    c, p, q = n["clean"], n["poisoned"], n["quiet"]
+    reached = n["month_reached"]
+    lines = [
+        f"loan-fraud story, seed {story.seed}: a model retrained monthly on its own decisions, "
+        f"{n['n_history']} past applications, {n['batch']} new a month, {n['months']} months",
         "",
         f"1 the model     accuracy {c['accuracy']:.1%}, approves {c['approval_rate']:.1%}, "
-        f"{c['default_rate']:.1%} of approved loans go bad",
-        f"2 the attack    {n['n_fake']} fake 'approved' applications aimed at "
-        f"{n['n_targets']} target applications ({_money(n['target_total'])} requested)",
-        f"3 the damage    targets approved {p['targets_approved']}/{n['n_targets']}; expected "
-        f"loss {_money(c['expected_loss'])} -> {_money(p['expected_loss'])} "
-        f"(+{_money(n['loss_added'])}); accuracy lost {100 * n['accuracy_lost']:.1f} pts",
-        f"4 the defense   {dd['name']} (best of {dd['n_candidates']} for this attack): caught "
-        f"{dd['fakes_caught']}/{n['n_fake']} fakes, targets approved "
-        f"{d['targets_approved']}/{n['n_targets']}, expected loss {_money(d['expected_loss'])}, "
-        f"{dd['good_records_lost']} good applicants' records wrongly removed",
-        f"  (loss = approved targets' full amounts + {story.loss_given_default:.0%} of each "
-        "approved bad loan's amount)",
-    ])
+        f"expected loss {_money(c['expected_loss'])} on {n['n_book']} new applications",
+        f"2 the attack    {n['per_month']} applications a month from a fraud ring, stepping "
+        f"towards one target ({_money(n['target']['amount'])}) the model denies",
+        "3 the damage    target approved in "
+        + (f"month {reached} ({n['n_attacker_reached']} of the ring's applications, "
+           f"{n['n_attacker_reached'] / n['n_log_reached']:.1%} of the log)" if reached
+           else f"none of the {n['months']} months")
+        + f"; one-shot with the same {n['one_shot']['submitted']}: "
+        + ("approved" if n["one_shot"]["target_approved"] else "denied"),
+        f"                expected loss in month {n['months']} {_money(q['expected_loss'])} "
+        f"without the ring -> {_money(p['expected_loss'])} (+{_money(n['loss_added'])}); "
+        f"accuracy lost {100 * n['accuracy_lost']:.1f} pts",
+    ]
+    if "gate" in n:
+        g = n["gate"]
+        held = ("held: target denied all along" if g["months_to_target"] is None
+                else f"did not hold: target approved in month {g['months_to_target']}")
+        best = f" (best of {g['n_candidates']} gates)" if g["n_candidates"] > 1 else ""
+        lines.append(f"4 the defense   update gate {g['gate']}{best} {held}; rejected "
+                     f"{g['rejected']}/{n['months']} updates, {g['rejected_clean']}/"
+                     f"{n['months']} clean ones with no attack; expected loss "
+                     f"{_money(n['defended']['expected_loss'])}")
+        for r in story.ranking:
+            when = f"month {r['months_to_target']}" if r["months_to_target"] else "never"
+            lines.append(f"                  {r['gate']:20s} target approved {when:8s}  "
+                         f"rejected {r['rejected']:2d} (clean {r['rejected_clean']})")
+    lines.append(f"  (loss = an approved target's full amount + {story.loss_given_default:.0%} "
+                 "of each approved bad loan's amount)")
+    return "\n".join(lines)
 
 
 def _cmd_story(args, out) -> None:
-    story = loan_story(args.seed, fake_rate=args.fake_rate,
-                       loss_given_default=args.loss_given_default)
+    story = loan_story(args.seed, months=args.months, attack_rate=args.attack_rate,
+                       loss_given_default=args.loss_given_default, gate=args.gate)
     if args.json:
         print(json.dumps(story.to_dict(), sort_keys=True), file=out)
     else:

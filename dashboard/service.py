@@ -229,7 +229,7 @@ def compute_in_background(set_progress, job: dict | None, *,
 
 
 # ---------------------------------------------------------------- the story's stories
-# The full story ranks every defense (about a second); steps 1-3 do not need that, so a
+# The full story runs every update gate (most of a second); steps 1-3 do not need that, so a
 # page load computes them without it (the preview) and the full story follows in a
 # background thread, ready by the time a presenter reaches step 4. The page request itself
 # starts the computation its first callback will ask for, so the server works while the
@@ -287,7 +287,7 @@ class StoryMemo:
 
 
 def _preview(seed: int) -> LoanStory:
-    return loan_story(seed, defense="none")
+    return loan_story(seed, gate="none")
 
 
 _stories = StoryMemo(loan_story, MEMO_SIZE, "story")
@@ -300,7 +300,7 @@ def story_for(seed: int) -> LoanStory:
 
 
 def preview_for(seed: int) -> LoanStory:
-    """Steps 1-3 of the story for ``seed``: the same numbers, no defense ranking."""
+    """Steps 1-3 of the story for ``seed``: the same numbers, no gates run."""
     return _previews.submit(seed).result()
 
 
@@ -329,7 +329,7 @@ def prefetch(search: str | None) -> None:
 
 def after_response(start) -> None:
     """Call ``start`` once the current response has gone out (now, outside a request):
-    the ranking holds the GIL for most of a second, which would delay this very page."""
+    the gates hold the GIL for most of a second, which would delay this very page."""
     try:
         @after_this_request
         def hook(response):

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlencode
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from core.defenses import DEFENSES
+from core.campaign import GATES
 from core.story import CURRENCY, LoanStory
 from dashboard import ids
 from dashboard import story_figures as figs
@@ -87,103 +87,138 @@ def _kpi(value: str, label: str, tone: str = "") -> html.Div:
                      html.Div(label, className="kpi-label")], className=f"kpi {tone}".strip())
 
 
-def _defense_title(name: str) -> str:
-    return f"{name.replace('_', ' ')} ({DEFENSES[name].summary})"
+def _gate_title(name: str) -> str:
+    return f"the {name.replace('_', ' ')} gate ({GATES[name].summary})"
+
+
+def _month(m: int | None, months: int) -> str:
+    return f"month {m}" if m is not None else f"none of the {months} months"
 
 
 def step_numbers(story: LoanStory, step: int) -> list:
     """The headline numbers of ``step`` (1-5), as KPI tiles."""
     n = story.numbers
-    c, p, d, dd = n["clean"], n["poisoned"], n["defended"], n["defense"]
+    c, p, q = n["clean"], n["poisoned"], n["quiet"]
     if step == 1:
         return [_kpi(pct(c["accuracy"]), "decisions right on new applications"),
                 _kpi(pct(c["approval_rate"]), "of applications approved"),
-                _kpi(pct(c["default_rate"]), "of approved loans go bad")]
+                _kpi(money(c["expected_loss"]), f"expected loss on {n['n_book']} new loans")]
     if step == 2:
-        return [_kpi(f"{n['n_fake']}", "fake applications, all marked approved", "bad"),
-                _kpi(pct(n["n_fake"] / (n["n_history"] + n["n_fake"])),
-                     "of the retraining set is fake"),
-                _kpi(money(n["target_total"]),
-                     f"asked for by the fraudsters' {n['n_targets']} real applications")]
+        return [_kpi(f"{n['per_month']} a month", "applications from the fraud ring, "
+                     f"beside {n['batch']} genuine ones", "bad"),
+                _kpi(pct(n["n_attacker"] / n["n_log"]),
+                     f"of the training log is the ring's after {n['months']} months"),
+                _kpi(money(n["target"]["amount"]), "asked for by the ring's target application")]
     if step == 3:
-        return [_kpi(f"{p['targets_approved']} of {n['n_targets']}",
-                     "fraudulent applications now approved", "bad"),
-                _kpi(f"+{money(n['loss_added'])}", "expected loss added", "bad"),
+        reached = n["month_reached"]
+        return [_kpi(_month(reached, n["months"]).capitalize(), "the target is approved",
+                     "bad" if reached is not None else "good"),
+                _kpi(f"+{money(n['loss_added'])}", f"expected loss by month {n['months']}, "
+                     "against retraining without the ring", "bad"),
                 _kpi(f"{100 * n['accuracy_lost']:.1f} pts", "accuracy lost: easy to miss")]
     if step == 4:
-        return [_kpi(f"{dd['fakes_caught']} of {n['n_fake']}", "fakes caught before retraining",
-                     "good"),
-                _kpi(f"{d['targets_approved']} of {n['n_targets']}",
-                     "fraudulent applications approved", "good" if d["targets_approved"] == 0
-                     else "bad"),
-                _kpi(money(n["loss_avoided"]), "expected loss avoided", "good"),
-                _kpi(f"{dd['good_records_lost']}", "good applicants' records wrongly removed")]
-    return [_kpi(money(c["expected_loss"]), "expected loss before the attack"),
-            _kpi(money(p["expected_loss"]), "after the attack", "bad"),
-            _kpi(money(d["expected_loss"]), "with the defense", "good")]
+        g = n["gate"]
+        held = g["months_to_target"] is None
+        return [_kpi("held" if held else f"broken in month {g['months_to_target']}",
+                     "the target, behind the gate", "good" if held else "bad"),
+                _kpi(f"{g['rejected']} of {n['months']}", "retrained models rejected",
+                     "good" if held else ""),
+                _kpi(f"{g['rejected_clean']} of {n['months']}", "clean updates it would reject "
+                     "with no attack: its cost", "good" if g["rejected_clean"] == 0 else "bad"),
+                _kpi(money(n["loss_avoided"]), "expected loss avoided",
+                     "good" if n["loss_avoided"] > 0 else "")]
+    out = [_kpi(money(q["expected_loss"]), f"expected loss in month {n['months']} "
+                "without the ring"),
+           _kpi(money(p["expected_loss"]), "with the ring", "bad")]
+    if "defended" in n:
+        out.append(_kpi(money(n["defended"]["expected_loss"]), "with the ring and the gate",
+                        "good"))
+    return out
 
 
 def step_text(story: LoanStory, step: int) -> list:
     """The narration of ``step``, every number from ``story``."""
     n = story.numbers
-    c, p, d, dd = n["clean"], n["poisoned"], n["defended"], n["defense"]
+    c, p, t = n["clean"], n["poisoned"], n["target"]
     if step == 1:
         return [html.P(f"The bank's approval model learned from {n['n_history']} past "
-                       f"applications: who was approved (amber) and who was denied (blue), "
-                       "by credit score and debt-to-income ratio. Shaded amber is where it "
+                       "applications: who was approved (amber) and who was denied (blue), by "
+                       "credit score and debt-to-income ratio. Shaded amber is where it "
                        "approves."),
-                html.P(f"On {n['n_book']} new applications it approves {pct(c['approval_rate'])} "
-                       f"and is right {pct(c['accuracy'])} of the time; {pct(c['default_rate'])} "
-                       "of the loans it approves go bad.")]
+                html.P(f"On {n['n_book']} new applications it approves "
+                       f"{pct(c['approval_rate'])} and is right {pct(c['accuracy'])} of the "
+                       f"time. Every month it retrains on its own decisions: {n['batch']} new "
+                       "applications arrive, and the ones it approves join the training log "
+                       "labelled \"approved\".")]
     if step == 2:
-        return [html.P(f"Fraudsters submit {n['n_fake']} fake applications, each marked "
-                       "approved and each looking like a real borderline applicant. They land in "
-                       "next month's retraining set, unchecked."),
-                html.P(f"Their goal is not to break the model but to get {n['n_targets']} real "
-                       f"applications of their own (stars, {money(n['target_total'])} in "
-                       "loans) approved. The model denies them today. Drag the slider or press "
-                       "Play to add the fakes and retrain.")]
+        return [html.P(f"A fraud ring wants one application approved: {money(t['amount'])} "
+                       f"(the star, credit score {t['x']:.0f}, debt-to-income {t['y']:.1f}%). "
+                       "Today the model denies it."),
+                html.P(f"So every month the ring submits {n['per_month']} small applications "
+                       "just inside today's approval region, a little closer to the target. "
+                       "The model approves them, they land in the log labelled approved, and "
+                       "next month's model moves its boundary towards them. Press Play to "
+                       f"watch {n['months']} months pass.")]
     if step == 3:
-        extra = p["n_bad_approved"] - c["n_bad_approved"]
-        more = (f" It also approves {extra} more bad loan{'s' if extra != 1 else ''} among "
-                "ordinary applicants." if extra > 0 else "")
-        return [html.P(f"After retraining, the model approves {p['targets_approved']} of the "
-                       f"{n['n_targets']} fraudulent applications: {money(p['fraud_loss'])} "
-                       f"that will never be repaid.{more}"),
-                html.P(f"Expected loss rises from {money(c['expected_loss'])} to "
-                       f"{money(p['expected_loss'])}. Accuracy fell by only "
-                       f"{100 * n['accuracy_lost']:.1f} points, too little for a monitor that "
-                       "watches accuracy to raise an alarm.")]
+        shot = n["one_shot"]
+        if n["month_reached"] is not None:
+            first = (f"In month {n['month_reached']} the retrained model approves the target: "
+                     f"{money(t['amount'])} that will never be repaid. By then "
+                     f"{n['n_attacker_reached']} of the {n['n_log_reached']} applications in "
+                     f"the log ({pct(n['n_attacker_reached'] / n['n_log_reached'])}) are the "
+                     "ring's.")
+        else:
+            first = (f"After {n['months']} months the target is still denied, but the "
+                     f"boundary has moved: {pct(p['boundary_moved'])} of the reference "
+                     "decisions differ from month 0.")
+        alone = ("would have got the target approved too" if shot.get("target_approved")
+                 else "would not have got the target approved")
+        return [html.P(first),
+                html.P(f"Accuracy moved {100 * n['accuracy_lost']:.1f} points against the same "
+                       "months of retraining without the ring: too little for a monitor that "
+                       "watches accuracy. Patience is the point: the same "
+                       f"{shot.get('submitted', n['n_attacker'])} applications submitted at "
+                       f"once, in month 1, {alone} (the one-shot baseline).")]
     if step == 4:
-        verdict = ("The fraudulent applications are all denied again." if d["targets_approved"]
-                   == 0 else f"Even so, {d['targets_approved']} of the fraudulent applications "
-                   "are still approved: this defense is not enough on its own here.")
-        return [html.P(f"Before retraining, the bank filters the new data with "
-                       f"{_defense_title(dd['name'])}: the best of the {dd['n_candidates']} "
-                       "defenses against this attack in the attack × defense matrix for this "
-                       f"run. It flags {dd['fakes_caught']} of the {n['n_fake']} fakes. {verdict}"),
-                html.P(f"The cost: {dd['records_lost']} genuine records were removed too, "
-                       f"{dd['good_records_lost']} of them good applicants'. Expected loss "
-                       f"falls to {money(d['expected_loss'])}.")]
-    share = n["n_fake"] / (n["n_history"] + n["n_fake"])
-    trusted = (f"{n['n_trusted']} hand-checked applications are what {dd['name']} voted with."
-               if DEFENSES[dd["name"]].needs_trusted else
-               f"{n['n_trusted']} hand-checked applications let you test any filter "
-               "before you trust it.")
-    return [html.Ul([
-        html.Li([html.B("Audit the data pipeline. "),
-                 f"{n['n_fake']} unverified applications ({pct(share)} of the retraining set) "
-                 "went straight into the model."]),
-        html.Li([html.B("Filter before retraining. "),
-                 f"{dd['name']} caught {dd['fakes_caught']} of {n['n_fake']} fakes and cut "
-                 f"expected loss by {money(n['loss_avoided'])}, at the price of "
-                 f"{dd['records_lost']} genuine records."]),
-        html.Li([html.B("Monitor drift, not just accuracy. "),
-                 f"Accuracy moved {100 * n['accuracy_lost']:.1f} points while the approval "
-                 f"rate moved from {pct(c['approval_rate'])} to {pct(p['approval_rate'])}; "
-                 "watch approvals by segment."]),
-        html.Li([html.B("Keep a trusted validation set. "), trusted]),
-    ], className="story-checklist")]
+        g = n["gate"]
+        chosen = (f"the best of the {g['n_candidates']} update gates on this run"
+                  if g["n_candidates"] > 1 else "the gate chosen")
+        intro = (f"Now the bank checks each retrained model before it replaces the running "
+                 f"one: {_gate_title(g['gate'])}, {chosen}.")
+        if g["months_to_target"] is None:
+            verdict = (f"It rejects {g['rejected']} of the {n['months']} updates, the first in "
+                       f"month {g['first_rejected']}: {g['first_verdict']}. The running model "
+                       "keeps denying the target." if g["rejected"] else
+                       "It rejects no update and the target stays denied.")
+        else:
+            verdict = (f"It does not hold: the target is approved in month "
+                       f"{g['months_to_target']} all the same. The ring's steps are each "
+                       "small enough to pass; no gate at its defaults stops this campaign "
+                       "(the table below shows each).")
+        return [html.P(f"{intro} {verdict}"),
+                html.P(f"The cost: on the same {n['months']} months with no attacker it would "
+                       f"have rejected {g['rejected_clean']} clean update"
+                       f"{'s' if g['rejected_clean'] != 1 else ''}. Expected loss in month "
+                       f"{n['months']}: {money(n['defended']['expected_loss'])}, against "
+                       f"{money(p['expected_loss'])} without the gate.")]
+    share = n["n_attacker"] / n["n_log"]
+    items = [
+        html.Li([html.B("Know what you retrain on. "),
+                 f"The model learned from its own decisions: {n['n_attacker']} of the ring's "
+                 f"applications ({pct(share)} of the log) went in labelled approved."]),
+        html.Li([html.B("Gate every update. "),
+                 (f"The {n['gate']['gate'].replace('_', ' ')} gate "
+                  + ("held the line" if n["gate"]["months_to_target"] is None else
+                     "did not hold here")
+                  + f", at the price of {n['gate']['rejected_clean']} clean updates rejected."
+                  if "gate" in n else "Check each retrained model against a fixed anchor.")]),
+        html.Li([html.B("Compare with a fixed anchor, not last month. "),
+                 "Each month's move is small; against month 0 they add up."]),
+        html.Li([html.B("Keep a trusted holdout and a reference set. "),
+                 f"{n['n_holdout']} hand-checked applications and {n['n_reference']} fixed "
+                 "reference ones are what the gates measure with."]),
+    ]
+    return [html.Ul(items, className="story-checklist")]
 
 
 def step_figure(story: LoanStory, step: int, present: bool):
@@ -194,18 +229,20 @@ def step_figure(story: LoanStory, step: int, present: bool):
 
 
 def ranking_table(story: LoanStory) -> html.Div:
-    """For analysts (hidden when presenting): how every defense did on this run."""
-    n_targets = story.numbers["n_targets"]
-    rows = [html.Tr([html.Td(r["defense"]), html.Td(f"{round(r['target_success'] * n_targets)}"
-                                                    f" of {n_targets}"),
-                     html.Td(pct(r["accuracy"])), html.Td(f"{r['recall']:.2f}"),
-                     html.Td(f"{r['n_clean_lost']}")],
+    """For analysts (hidden when presenting): how every update gate did on this run."""
+    months = story.numbers["months"]
+    rows = [html.Tr([html.Td(r["gate"]),
+                     html.Td(_month(r["months_to_target"], months) if r["months_to_target"]
+                             else "never"),
+                     html.Td(f"{r['rejected']} of {months}"),
+                     html.Td(f"{r['rejected_clean']} of {months}"),
+                     html.Td(pct(r["accuracy"]))],
                     className="chosen" if i == 0 else "")
             for i, r in enumerate(story.ranking)]
-    head = html.Thead(html.Tr([html.Th(h) for h in ("defense", "targets approved", "accuracy",
-                                                    "fakes caught (recall)",
-                                                    "genuine records lost")]))
-    return html.Details([html.Summary("How every defense did on this run (best first)",
+    head = html.Thead(html.Tr([html.Th(h) for h in ("gate", "target approved", "updates "
+                                                    "rejected", "clean updates rejected "
+                                                    "(no attack)", "accuracy")]))
+    return html.Details([html.Summary("How every update gate did on this run (best first)",
                                       className="detail-head"),
                          dbc.Table([head, html.Tbody(rows)], size="sm", className="ranking")],
                         className="story-detail")

@@ -182,7 +182,7 @@ def test_story_walks_all_steps_with_live_numbers(page: Page, live_app, page_erro
     expect(page.locator("#story-title")).to_have_text("1. The model")
     expect(page.locator("#story-numbers")).to_contain_text(pct(n["clean"]["accuracy"]))
     expect(page.locator("#story-back")).to_be_disabled()
-    live = {2: str(n["n_fake"]), 3: money(n["loss_added"]), 4: money(n["loss_avoided"]),
+    live = {2: money(n["target"]["amount"]), 3: money(n["loss_added"]), 4: money(n["loss_avoided"]),
             5: money(n["defended"]["expected_loss"])}
     for step in range(2, 6):
         if step % 2:  # alternate the button and the arrow key
@@ -196,10 +196,21 @@ def test_story_walks_all_steps_with_live_numbers(page: Page, live_app, page_erro
     expect(page.locator("#story-next")).to_be_disabled()
     page.keyboard.press("ArrowLeft")
     expect(page.locator("#story-title")).to_have_text("4. The defense")
-    # the step 2 slider refits the boundary as the fakes accumulate, all in the browser
+    # the step 2 slider plays the months, all in the browser
     page.click(".story-pill >> nth=1")
     expect(page.locator("#story-title")).to_have_text("2. The attack")
     page.wait_for_function(f"({N_TRACES})('story-graph') >= 2")
+    # Play: the months pass, the slider follows, and the target's star changes on the way
+    months = len(story_for(0).campaign.months) - 1
+    page.locator("#story-graph .updatemenu-button").first.click()
+    page.wait_for_function(
+        """(m) => { const gd = document.querySelector('#story-graph .js-plotly-plot');
+                    return gd && gd._fullLayout.sliders[0].active === m; }""",
+        arg=months, timeout=30000)
+    approved = page.evaluate("""() => document.querySelector('#story-graph .js-plotly-plot')
+        .data.slice(-1)[0].name""")
+    assert approved.endswith("APPROVED" if story_for(0).campaign.months[-1].target_approved
+                             else "denied")
     page.screenshot(path=tmp_path / "story-attack.png", full_page=True)
     # presenter mode: from the URL, controls hidden, back again with the button
     page.goto(live_app + "/story/?step=3&seed=0&present=1")

@@ -269,13 +269,20 @@ def test_story_numbers_text_and_json():
     status, raw = run_cli("story", "--seed", "0", "--json")
     doc = json.loads(raw)
     n = doc["numbers"]
-    assert doc["seed"] == 0 and doc["ranking"][0]["defense"] == doc["defense"]
-    assert f"caught {n['defense']['fakes_caught']}/{n['n_fake']} fakes" in text
+    assert doc["seed"] == 0 and doc["ranking"][0]["gate"] == doc["gate"]
+    g = n["gate"]
+    assert f"update gate {g['gate']} (best of 3 gates)" in text
+    assert f"rejected {g['rejected']}/12 updates, {g['rejected_clean']}/12 clean ones" in text
     assert f"${n['poisoned']['expected_loss']:,.0f}" in text
+    assert len(doc["months"]["campaign"]) == 13
+    status, text = run_cli("story", "--seed", "1", "--gate", "shift", "--months", "6")
+    assert status == 0 and "update gate shift held" in text and "best of" not in text
 
 
 @pytest.mark.parametrize("args, needle", [
-    (["story", "--fake-rate", "0.9"], "fake_rate=0.9 is out of range"),
+    (["story", "--attack-rate", "0.9"], "attack_rate=0.9 is out of range"),
+    (["story", "--gate", "moat"], "gate='moat'"),
+    (["story", "--months", "99"], "months=99"),
     (["story", "--seed", "x"], "--seed"),
     (["story", "--loss-given-default", "nan"], "--loss-given-default"),
 ])

@@ -79,15 +79,17 @@ def test_page_load_normalizes_the_url_and_shows_step_one():
 def test_each_step_shows_the_numbers_core_computed():
     story = story_for(0)
     n = story.numbers
+    g = n["gate"]
     expected = {
         1: [pct(n["clean"]["accuracy"]), pct(n["clean"]["approval_rate"]),
-            pct(n["clean"]["default_rate"])],
-        2: [str(n["n_fake"]), money(n["target_total"])],
-        3: [f"{n['poisoned']['targets_approved']} of {n['n_targets']}",
+            money(n["clean"]["expected_loss"])],
+        2: [f"{n['per_month']} a month", money(n["target"]["amount"]),
+            pct(n["n_attacker"] / n["n_log"])],
+        3: [f"Month {n['month_reached']}" if n["month_reached"] else "None of the",
             money(n["loss_added"]), f"{100 * n['accuracy_lost']:.1f} pts"],
-        4: [f"{n['defense']['fakes_caught']} of {n['n_fake']}", money(n["loss_avoided"]),
-            story.defense],
-        5: [money(n["clean"]["expected_loss"]), money(n["poisoned"]["expected_loss"]),
+        4: [f"{g['rejected']} of {n['months']}", f"{g['rejected_clean']} of {n['months']}",
+            money(n["loss_avoided"]), g["gate"].replace("_", " ")],
+        5: [money(n["quiet"]["expected_loss"]), money(n["poisoned"]["expected_loss"]),
             money(n["defended"]["expected_loss"])],
     }
     for step, needles in expected.items():
@@ -105,14 +107,36 @@ def test_another_seed_tells_another_story():
     assert b["story-seed.value"] == 1 and text_of(b["story-text.children"]) != a
 
 
-def test_the_attack_step_animates_the_fakes_arriving():
+def test_the_attack_step_plays_the_months():
     story = story_for(0)
+    c = story.campaign
     fig = page("?step=2&seed=0")["story-graph.figure"]
-    assert len(fig.frames) == len(story.frames)
+    assert len(fig.frames) == len(c.months) == story.numbers["months"] + 1
     slider = fig.layout.sliders[0]
-    assert [s.label for s in slider.steps] == [str(f.n_fake) for f in story.frames]
-    last = fig.frames[-1].data
-    assert len(last[2].x) == story.numbers["n_fake"]  # every fake shown in the last frame
+    assert [s.label for s in slider.steps] == [str(m.month) for m in c.months]
+    for k, frame in enumerate(fig.frames):  # the ring's applications as they entered the log
+        fakes, star = frame.data[-2], frame.data[-1]
+        assert len(fakes.x) == c.months[k].n_attacker_total
+        assert star.name.endswith("APPROVED" if c.months[k].target_approved else "denied")
+        assert list(frame.data[0].z.ravel()) == list(_sign(c.grids[k]).ravel())
+
+
+def _sign(z):
+    import numpy as np
+    return np.sign(z).astype(np.int8)
+
+
+def test_the_defense_step_plays_the_gated_months_and_marks_rejections():
+    story = story_for(0)
+    fig = page("?step=4&seed=0")["story-graph.figure"]
+    gated = story.gated
+    labels = [s.label for s in fig.layout.sliders[0].steps]
+    assert labels == [str(m.month) + ("" if m.deployed or m.month == 0 else " ✗")
+                      for m in gated.months]
+    assert sum("✗" in label for label in labels) == story.numbers["gate"]["rejected"]
+    for k, frame in enumerate(fig.frames):  # the ungated boundary, dotted, for comparison
+        assert list(frame.data[2].z.ravel()) == list(
+            story.campaign.grids[k].astype("float32").ravel())
 
 
 def test_presenter_mode_changes_the_look_not_the_numbers():
@@ -186,14 +210,14 @@ def test_story_layout_has_every_story_id():
     assert wanted <= found
 
 
-def test_steps_one_to_three_come_first_the_ranking_follows():
+def test_steps_one_to_three_come_first_the_gates_follow():
     from dashboard.callbacks.story import clear_story_cache
     from dashboard.service import preview_for, story_at
 
     clear_story_cache()
     early = story_at(5, 1)
     assert early is preview_for(5) and early.ranking == []
-    full = story_at(5, 4)  # waits for the background ranking
+    full = story_at(5, 4)  # waits for the gates' runs in the background
     assert full.ranking and full is story_for(5)
     assert story_at(5, 2) is full  # once it is there, every step uses it
     for step in (1, 2, 3):  # and the early steps read the same either way
