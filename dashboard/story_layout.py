@@ -131,9 +131,21 @@ def step_numbers(story: LoanStory, step: int) -> list:
                 "without the ring"),
            _kpi(money(p["expected_loss"]), "with the ring", "bad")]
     if "defended" in n:
+        held = n["gate"]["months_to_target"] is None
         out.append(_kpi(money(n["defended"]["expected_loss"]), "with the ring and the gate",
-                        "good"))
+                        "good" if held else "bad"))
     return out
+
+
+def _gate_advice(n: dict) -> str:
+    g = n["gate"]
+    name = g["gate"].replace("_", " ")
+    if g["months_to_target"] is None:
+        return (f"The {name} gate held the line, at the price of {g['rejected_clean']} of "
+                f"{n['months']} clean updates rejected.")
+    return (f"On this seed no gate at its defaults held (the best, {name}, let the target "
+            f"through in month {g['months_to_target']}): a tighter threshold stops more "
+            "campaigns but rejects more clean updates.")
 
 
 def step_text(story: LoanStory, step: int) -> list:
@@ -207,11 +219,8 @@ def step_text(story: LoanStory, step: int) -> list:
                  f"The model learned from its own decisions: {n['n_attacker']} of the ring's "
                  f"applications ({pct(share)} of the log) went in labelled approved."]),
         html.Li([html.B("Gate every update. "),
-                 (f"The {n['gate']['gate'].replace('_', ' ')} gate "
-                  + ("held the line" if n["gate"]["months_to_target"] is None else
-                     "did not hold here")
-                  + f", at the price of {n['gate']['rejected_clean']} clean updates rejected."
-                  if "gate" in n else "Check each retrained model against a fixed anchor.")]),
+                 _gate_advice(n) if "gate" in n else
+                 "Check each retrained model against a fixed anchor before deploying it."]),
         html.Li([html.B("Compare with a fixed anchor, not last month. "),
                  "Each month's move is small; against month 0 they add up."]),
         html.Li([html.B("Keep a trusted holdout and a reference set. "),
