@@ -405,12 +405,12 @@ def campaign_months(payload: dict, variant: str, *, height: int = 460) -> go.Fig
 
     def frame_data(k: int) -> list:
         z = np.asarray(grids[k], dtype=float)
-        lim = float(np.abs(z).max()) or 1.0
-        region = go.Contour(x=gx, y=gy, z=z, zmin=-lim, zmax=lim, ncontours=12,
-                            colorscale=[[0, REGION_COLORS[0]], [0.5, REGION_COLORS[1]],
-                                        [1, REGION_COLORS[2]]],
-                            contours=dict(showlines=False), showscale=False,
-                            hoverinfo="skip", name="deployed model")
+        # two flat colors, deny and approve: what moves month to month is the decision
+        region = go.Contour(x=gx, y=gy, z=np.sign(z).astype(np.int8), zmin=-1, zmax=1,
+                            colorscale=[[0, REGION_COLORS[0]], [1, REGION_COLORS[2]]],
+                            contours=dict(start=0, end=0, size=1, coloring="fill"),
+                            line=dict(width=0), showscale=False, hoverinfo="skip",
+                            name="deployed model")
         line = go.Contour(x=gx, y=gy, z=z, contours=dict(start=0, end=0, coloring="none"),
                           line=dict(color=BOUNDARY_COLOR, width=2.5), showscale=False,
                           hoverinfo="skip", name=f"boundary, month {k}")
@@ -429,12 +429,15 @@ def campaign_months(payload: dict, variant: str, *, height: int = 460) -> go.Fig
     n = len(grids)
     fig = go.Figure(data=frame_data(0),
                     frames=[go.Frame(data=frame_data(k), name=str(k)) for k in range(n)])
-    steps = [dict(method="animate", label=str(k),
+    # a month whose update the gate rejected is marked on the slider
+    steps = [dict(method="animate", label=str(k) + ("" if months[k]["deployed"] else " ✗"),
                   args=[[str(k)], dict(mode="immediate", frame=dict(duration=0, redraw=True),
                                        transition=dict(duration=0))]) for k in range(n)]
+    rejected = any(not m["deployed"] for m in months)
     fig.update_layout(
         sliders=[dict(active=0, steps=steps, x=0.08, len=0.92, y=-0.05,
-                      currentvalue=dict(prefix="month ", font=dict(size=13)))],
+                      currentvalue=dict(prefix="month (✗ = update rejected) " if rejected
+                                        else "month ", font=dict(size=13)))],
         updatemenus=[dict(type="buttons", showactive=False, x=0, y=-0.05, xanchor="left",
                           yanchor="top", buttons=[dict(
                               label="▶ Play", method="animate",

@@ -172,6 +172,37 @@ def test_matrix_heatmap_runs_and_a_click_loads_the_pair(page: Page, live_app, pa
     assert page_errors == []
 
 
+def test_campaign_runs_and_its_months_play(page: Page, live_app, page_errors, tmp_path):
+    from core.campaign import run_campaign
+    from dashboard.service import campaign_config
+
+    query = "?scenario=loan-fraud"
+    _, config, _ = state_from_query(query)
+    gated = run_campaign(campaign_config(config, "shift"), one_shot=False)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(live_app + "/" + query)
+    wait_for_panels(page)
+    page.click("#campaign-run")
+    page.wait_for_function(f"() => ({N_TRACES})('graph-campaign-timeline') >= 12",
+                           timeout=60_000)
+    page.wait_for_function(f"() => ({N_TRACES})('graph-campaign-months') >= 5")
+    # the gate's rejected updates are the x markers on the timeline, as core counted them
+    rejected = page.evaluate("""() => document.querySelector(
+        '#graph-campaign-timeline .js-plotly-plot').data
+        .filter(t => t.name === 'update rejected by the gate')
+        .reduce((n, t) => n + t.x.length, 0)""")
+    assert rejected == gated.rejected_updates
+    page.click("#campaign-variant label:has-text('update gate')")
+    page.locator("#graph-campaign-months .updatemenu-button").first.click()
+    page.wait_for_function(
+        """(m) => { const gd = document.querySelector('#graph-campaign-months .js-plotly-plot');
+                    return gd && gd._fullLayout.sliders[0].active === m; }""",
+        arg=len(gated.months) - 1, timeout=30_000)
+    page.locator(".card", has=page.locator("#campaign-run")).screenshot(
+        path=tmp_path / "campaign.png")
+    assert page_errors == []
+
+
 def test_story_walks_all_steps_with_live_numbers(page: Page, live_app, page_errors, tmp_path):
     from dashboard.service import story_for
     from dashboard.story_layout import STEPS, money, pct

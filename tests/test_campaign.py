@@ -174,7 +174,16 @@ def test_the_dashboard_draws_the_campaign_three_ways():
     assert calls[-1][0] == calls[-1][1] and "one-shot" in calls[-1][2]
     assert json.loads(json.dumps(payload)) == payload  # fits a dcc.Store
     timeline, months = render_campaign(payload, "gate", store)
-    assert len(months.frames) == 13 and months.layout.sliders[0].steps[-1].label == "12"
+    gated = payload["variants"]["gate"]["months"]
+    assert len(months.frames) == 13
+    # the slider marks the months whose update the gate rejected, as core decided them
+    assert [s.label for s in months.layout.sliders[0].steps] == [
+        f"{m['month']}" + ("" if m["deployed"] else " ✗") for m in gated]
+    assert any(not m["deployed"] for m in gated)
+    # the regions are the deployed model's decision, one flat color each side
+    for frame, grid in zip(months.frames, payload["variants"]["gate"]["grids"], strict=True):
+        assert set(np.unique(frame.data[0].z)) <= {-1, 0, 1}
+        np.testing.assert_array_equal(frame.data[0].z, np.sign(grid))
     names = {t.name for t in timeline.data}
     assert {"no defense", "update gate: shift"} <= names
     assert compute_campaign(calls.append, store, "wall") == {
