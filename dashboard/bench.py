@@ -10,7 +10,7 @@ job's work: core + figures + JSON, in-process.
 Story mode (targets: a page load under 2 s, a step change under 300 ms): a cold load
 is the page, its layout and the first update for a seed not yet computed (a new seed
 each repeat); a step change is one Next click's update, once the story is computed.
-Steps 1-3 are computed first and the defense ranking (step 4 on) follows in a
+Steps 1-3 are computed first and the gates' runs (step 4 on) follow in a
 background thread; the worst case, Next to step 4 the moment the page has loaded, is
 reported too. With ``--browser`` it also times the page in headless Chromium (Debian's
 /usr/bin/chromium, via Playwright, on the same machine as the server): from navigation
@@ -139,7 +139,7 @@ def bench_story(client, repeats: int) -> None:
             steps.setdefault(step + 1, []).append(_post(client, "/story/_dash-update-component",
                                                         body))
     # worst case: a presenter who jumps to step 4 the moment the page has loaded waits for
-    # the rest of the defense ranking
+    # the rest of the gates' runs
     rushed = []
     for seed in range(1_000, 1_000 + repeats):
         load(seed)
@@ -152,7 +152,7 @@ def bench_story(client, repeats: int) -> None:
     for step, times in steps.items():
         print(f"  Next -> step {step}: median {1000 * statistics.median(times):.0f} ms, "
               f"max {1000 * max(times):.0f} ms (target < 300 ms)")
-    print(f"  Next -> step 4 at once after a cold load (waits for the defense ranking): median "
+    print(f"  Next -> step 4 at once after a cold load (waits for the gates' runs): median "
           f"{1000 * statistics.median(rushed):.0f} ms, max {1000 * max(rushed):.0f} ms")
 
 
@@ -198,7 +198,7 @@ def bench_story_browser(client_url: str, repeats: int, *, read_s: float = 2.0) -
     print(f"  page load to first figure: {ms(loads)} (target < 2000 ms)")
     print(f"  Next click to the next step drawn, {read_s:g} s on each step: "
           f"{ms(changes[read_s])} (target < 300 ms)")
-    print(f"  Next click the moment each step appears (step 4 may wait for the ranking): "
+    print(f"  Next click the moment each step appears (step 4 may wait for the gates): "
           f"{ms(changes[0.0])}")
 
 
