@@ -119,8 +119,9 @@ def step_numbers(story: LoanStory, step: int) -> list:
     if step == 4:
         g = n["gate"]
         held = g["months_to_target"] is None
-        return [_kpi("held" if held else f"broken in month {g['months_to_target']}",
-                     "the target, behind the gate", "good" if held else "bad"),
+        return [_kpi("held", "the target stays denied behind the gate", "good") if held else
+                _kpi(f"month {g['months_to_target']}", "the target is approved all the same",
+                     "bad"),
                 _kpi(f"{g['rejected']} of {n['months']}", "retrained models rejected",
                      "good" if held else ""),
                 _kpi(f"{g['rejected_clean']} of {n['months']}", "clean updates it would reject "
