@@ -150,3 +150,26 @@ def test_alfa_reports_progress_without_changing_its_flips():
                          progress=lambda d, t: calls.append((d, t)))
     assert np.array_equal(quiet.y, loud.y) and np.array_equal(quiet.is_poison, loud.is_poison)
     assert calls[-1] == (30, 30) and [d for d, _ in calls] == sorted(d for d, _ in calls)
+
+
+def test_the_documented_note_and_limits_are_what_the_code_says(capsys):
+    from argparse import Namespace
+    from pathlib import Path
+
+    from core.cli import _warn_if_slow
+    from core.data_io import CSVLimits
+
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    e = estimate_run(ExperimentConfig(n_samples=100_000, attack="alfa"))
+    _warn_if_slow(e.seconds, e.reason(), Namespace(quiet=False, progress=None, json=False))
+    note = capsys.readouterr().err.strip()
+    cli_md = (docs / "cli.md").read_text()
+    assert note in cli_md
+    limits = CSVLimits()
+    row = lambda name, value: f"| {name} | {value}"  # noqa: E731
+    for name, value in (("file size", f"{limits.max_bytes // 2**20} MB"),
+                        ("columns", f"{limits.max_columns:,}"),
+                        ("values (rows × columns)", f"{limits.max_cells:,}"),
+                        ("data rows", f"{limits.max_rows:,}"),
+                        ("rows used", f"{limits.max_train_rows:,}")):
+        assert row(name, value) in cli_md, name
