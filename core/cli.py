@@ -10,16 +10,20 @@ address as an argument).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import csv
 import json
 import math
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 from typing import Any
 
 from core import __version__
+from core._validation import check_real
 from core.attacks import ATTACKS
 from core.campaign import (
     CAMPAIGN_DATASETS,
@@ -36,17 +40,21 @@ from core.experiment import (
     LEGACY_DEFENSE_FIELDS,
     ExperimentConfig,
     ExperimentResult,
+    estimate_run,
+    expected_batch_seconds,
+    expected_seconds,
     run_experiment,
 )
 from core.export import read_config_file
 from core.matrix import run_matrix
 from core.models import KERNELS, MODELS, describe_models
+from core.parallel import check_n_jobs
 from core.params import parse_assignments
 from core.scenarios import SCENARIOS
 from core.story import CURRENCY, LoanStory, loan_story
-from core.sweeps import run_sweep, summarize_sweep
+from core.sweeps import check_rates, check_seeds, run_sweep, summarize_sweep
 
-__all__ = ["main", "build_parser", "SCHEDULER_ENV"]
+__all__ = ["main", "build_parser", "SCHEDULER_ENV", "Progress"]
 
 #: environment variable naming a Dask scheduler when ``--scheduler`` is not given
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
@@ -154,6 +162,14 @@ def _add_experiment_args(p: argparse.ArgumentParser) -> None:
                        help=f"shorthand for --defense-param {name}=VALUE")
 
 
+def _add_progress_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress on stderr for runs over a few seconds (default: on, off "
+                        "with --json)")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="nothing on stderr but errors: no progress, no slow-config note")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m core", description="PoisonLab: data-poisoning experiments.")
     parser.add_argument("--version", action="version", version=f"poisonlab {__version__}")
@@ -165,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="one clean -> poisoned -> defended experiment")
     _add_experiment_args(p)
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    _add_progress_args(p)
 
     p = sub.add_parser("sweep", help="accuracy against poison rate over several seeds")
     _add_experiment_args(p)
@@ -178,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
                         f"${SCHEDULER_ENV} if set, else local processes; --jobs is then ignored)")
     p.add_argument("--csv", metavar="PATH", help="also write the tidy table as CSV ('-' = stdout)")
     p.add_argument("--json", action="store_true", help="the tidy table as JSON records on stdout")
+    _add_progress_args(p)
 
     p = sub.add_parser("matrix", help="every attack against every defense: accuracy recovered")
     _add_experiment_args(p)
@@ -195,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
                         f"${SCHEDULER_ENV} if set, else local processes; --jobs is then ignored)")
     p.add_argument("--csv", metavar="PATH", help="also write the tidy table as CSV ('-' = stdout)")
     p.add_argument("--json", action="store_true", help="the tidy table as JSON records on stdout")
+    _add_progress_args(p)
 
     p = sub.add_parser("campaign", help="month-by-month poisoning of a retrained model, and "
                                         "the update gate")
@@ -315,26 +334,154 @@ def _target_lines(r: ExperimentResult) -> list[str]:
 
 
 def _cmd_run(args, out) -> None:
-    result = run_experiment(config_from_args(args))
+    config = config_from_args(args)
+    estimate = estimate_run(config, **_csv_shape(config))
+    _warn_if_slow(estimate.seconds, estimate.reason(), args)
+    with _progress(args, "%") as progress:
+        result = run_experiment(config, progress=progress)
     if args.json:
         print(json.dumps(result.summary(), sort_keys=True), file=out)
     else:
         print(format_result(result), file=out)
 
 
-def _progress_bar(stream) -> Callable[[int, int], None]:
-    start = time.perf_counter()
+#: seconds a command runs before progress shows (``$POISONLAB_PROGRESS_DELAY`` overrides)
+PROGRESS_DELAY = 3.0
+#: at most one progress line this often when stderr is not a terminal
+#: (``$POISONLAB_PROGRESS_EVERY`` overrides); on a terminal the bar redraws in place
+PROGRESS_EVERY = 2.0
+#: a command expected to take longer than this says so first
+#: (``$POISONLAB_SLOW_WARNING`` overrides)
+SLOW_WARNING = 10.0
 
-    def show(done: int, total: int) -> None:
-        width = 30
-        filled = int(width * done / total)
-        stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} runs "
-                     f"{time.perf_counter() - start:5.1f} s")
-        if done == total:
-            stream.write("\n")
-        stream.flush()
 
-    return show
+def _setting(env: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(env, default))
+    except ValueError:
+        return default
+    return value if math.isfinite(value) and value >= 0 else default
+
+
+class Progress:
+    """``progress(done, total)`` for the CLI: a bar on a terminal, else periodic lines.
+
+    Nothing shows for the first ``delay`` seconds, so quick commands stay quiet. After
+    that a ticking thread redraws the bar (terminal) or writes one line every ``every``
+    seconds, with the elapsed time and, once some work is done, the time left -- also
+    while a long stage reports nothing. Use as a context manager; it ends with one
+    line saying how long it took (if anything was shown).
+    """
+
+    def __init__(self, stream, unit: str, *, delay: float | None = None,
+                 every: float | None = None, tty: bool | None = None) -> None:
+        self.stream, self.unit = stream, unit
+        self.delay = _setting("POISONLAB_PROGRESS_DELAY", PROGRESS_DELAY) if delay is None \
+            else delay
+        self.every = _setting("POISONLAB_PROGRESS_EVERY", PROGRESS_EVERY) if every is None \
+            else every
+        self.tty = bool(getattr(stream, "isatty", lambda: False)()) if tty is None else tty
+        self.done, self.total, self.shown = 0, 0, False
+        self.start = self.last = time.monotonic()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._ticker = threading.Thread(target=self._tick, daemon=True, name="progress")
+
+    def __enter__(self) -> Progress:
+        self.start = time.monotonic()
+        self._ticker.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._ticker.join()
+        if self.shown:
+            with self._lock:
+                end = "done" if exc[0] is None else "stopped"
+                self._write(f"{end}: {self._counts()} in {self._elapsed():.1f} s", final=True)
+
+    def __call__(self, done: int, total: int) -> None:
+        with self._lock:
+            self.done, self.total = done, total
+        self._maybe_show(force=self.tty)
+
+    def _elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+    def _counts(self) -> str:
+        if self.unit == "%":
+            return f"{100 * self.done // max(self.total, 1)}%"
+        return f"{self.done}/{self.total} {self.unit}"
+
+    def _tick(self) -> None:
+        while not self._stop.wait(0.5 if self.tty else min(self.every, 0.5) or 0.05):
+            self._maybe_show()
+
+    def _maybe_show(self, force: bool = False) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if now - self.start < self.delay or self._stop.is_set():
+                return
+            if not force and self.shown and now - self.last < (0.5 if self.tty else self.every):
+                return
+            elapsed = now - self.start
+            left = ""
+            if 0 < self.done < self.total and self.unit != "%":  # a run's stages are uneven
+                left = f", ~{elapsed * (self.total - self.done) / self.done:.0f} s left"
+            if self.tty and self.total:
+                filled = int(30 * self.done / self.total)
+                bar = f"[{'#' * filled}{'.' * (30 - filled)}] "
+            else:
+                bar = ""
+            self._write(f"{bar}{self._counts() if self.total else 'starting'}, "
+                        f"{elapsed:.0f} s{left}")
+            self.last = now
+
+    def _write(self, text: str, final: bool = False) -> None:
+        if self.tty:
+            self.stream.write(f"\r\x1b[K{text}" + ("\n" if final else ""))
+        else:
+            self.stream.write(f"progress: {text}\n")
+        self.stream.flush()
+        self.shown = True
+
+
+def _progress(args, unit: str):
+    """The command's progress reporter, or a no-op context (``--json`` without
+    ``--progress``, or ``--quiet``)."""
+    show = args.progress if args.progress is not None else not args.json
+    if args.quiet or not show:
+        return contextlib.nullcontext(None)
+    return Progress(sys.stderr, unit)
+
+
+def _warn_if_slow(seconds: float, reason: str, args) -> None:
+    """One stderr line before a command expected to take over :data:`SLOW_WARNING` s."""
+    if args.quiet or seconds <= _setting("POISONLAB_SLOW_WARNING", SLOW_WARNING):
+        return
+    shown = f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
+    print(f"note: this is expected to take ~{shown} on a 2-core machine ({reason}); "
+          f"progress follows on stderr" + ("" if _shows_progress(args) else
+                                           " with --progress") + "; Ctrl-C stops it",
+          file=sys.stderr, flush=True)
+
+
+def _shows_progress(args) -> bool:
+    return not args.quiet and (args.progress if args.progress is not None else not args.json)
+
+
+def _csv_shape(config: ExperimentConfig) -> dict[str, int | None]:
+    """Data rows and feature columns of a ``--data`` file, for the estimate (cheap: the
+    header and a line count; whatever fails is left unknown, the run reports it)."""
+    if config.dataset != "csv":
+        return {}
+    try:
+        with open(config.data, newline="", encoding="utf-8", errors="replace") as fh:
+            header = next(csv.reader([fh.readline()]), [])
+            rows = sum(1 for _ in fh)
+    except (OSError, csv.Error):
+        return {}
+    return {"n_rows": rows, "n_features": max(len(header) - 1, 1)}
 
 
 def _emit(table, args, out, text: Callable[[], str], whole: dict | None = None) -> None:
@@ -368,9 +515,17 @@ def scheduler_from_args(args: argparse.Namespace) -> str | None:
 
 def _cmd_sweep(args, out) -> None:
     config = config_from_args(args)
-    progress = _progress_bar(sys.stderr) if sys.stderr.isatty() else None
-    table = run_sweep(config, args.rates, args.seeds, n_jobs=args.jobs,
-                      scheduler=scheduler_from_args(args), progress=progress)
+    scheduler = scheduler_from_args(args)
+    if scheduler is None:  # a cluster's speed is its own
+        check_n_jobs(args.jobs)
+        seeds = check_seeds(args.seeds, config.seed)
+        runs = [config.replace(poison_rate=r, seed=s, grid_resolution=0)
+                for r in check_rates(args.rates) for s in seeds]
+        _warn_if_slow(expected_batch_seconds(runs, n_jobs=args.jobs, **_csv_shape(config)),
+                      f"{len(runs)} runs, the slowest: {estimate_run(runs[-1]).reason()}", args)
+    with _progress(args, "runs") as progress:
+        table = run_sweep(config, args.rates, args.seeds, n_jobs=args.jobs,
+                          scheduler=scheduler, progress=progress)
     _emit(table, args, out, lambda: _format_sweep(table))
 
 
@@ -411,10 +566,33 @@ def format_matrix(table) -> str:
 
 def _cmd_matrix(args, out) -> None:
     config = config_from_args(args)
-    progress = _progress_bar(sys.stderr) if sys.stderr.isatty() else None
-    table = run_matrix(config, args.attacks, args.defenses, args.rate, args.seeds,
-                       n_jobs=args.jobs, scheduler=scheduler_from_args(args), progress=progress)
+    scheduler = scheduler_from_args(args)
+    if scheduler is None:  # the arguments checked first: a bad one is the only line
+        check_n_jobs(args.jobs)
+        if args.rate is not None:
+            check_real("rate", args.rate, 0.0, 1.0, high_open=True)
+        _warn_if_slow(*_matrix_estimate(config, args), args)
+    with _progress(args, "attack runs") as progress:
+        table = run_matrix(config, args.attacks, args.defenses, args.rate, args.seeds,
+                           n_jobs=args.jobs, scheduler=scheduler, progress=progress)
     _emit(table, args, out, lambda: format_matrix(table))
+
+
+def _matrix_estimate(config: ExperimentConfig, args) -> tuple[float, str]:
+    """Rough wall seconds of the matrix: each attack's run once per defense (the matrix
+    shares the clean and the poisoned fit, so this errs on the slow side)."""
+    attacks = args.attacks or list(ATTACKS)
+    defenses = args.defenses or list(DEFENSES)
+    base = config.replace(grid_resolution=0, poison_rate=config.poison_rate
+                          if args.rate is None else args.rate)
+    runs = [base.replace(attack=a, defense=d, trusted_fraction=base.trusted_fraction or 0.1)
+            for a in attacks if a in ATTACKS for d in defenses if d in DEFENSES]
+    if not runs:  # unknown names: run_matrix says which
+        return 0.0, ""
+    seconds = expected_batch_seconds(runs, n_jobs=args.jobs, **_csv_shape(config)) * args.seeds
+    worst = max(runs, key=expected_seconds)
+    return seconds, (f"{len(runs) * args.seeds} attack x defense runs, the slowest: "
+                     f"{estimate_run(worst).reason()}")
 
 
 def _add_campaign_args(p: argparse.ArgumentParser) -> None:
@@ -440,6 +618,7 @@ def _add_campaign_args(p: argparse.ArgumentParser) -> None:
                    help="the same months without the attacker (what the gate costs)")
     p.add_argument("--csv", metavar="PATH", help="also write the months as CSV ('-' = stdout)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    _add_progress_args(p)
 
 
 def campaign_config_from_args(args: argparse.Namespace) -> CampaignConfig:
@@ -496,8 +675,8 @@ def format_campaign(r: CampaignResult) -> str:
 
 def _cmd_campaign(args, out) -> None:
     config = campaign_config_from_args(args)
-    progress = _progress_bar(sys.stderr) if sys.stderr.isatty() else None
-    result = run_campaign(config, attack=not args.no_attack, progress=progress)
+    with _progress(args, "months") as progress:
+        result = run_campaign(config, attack=not args.no_attack, progress=progress)
     _emit(result.to_frame(), args, out, lambda: format_campaign(result), whole=result.summary())
 
 

@@ -15,7 +15,7 @@ from sklearn.model_selection import train_test_split
 
 from core._validation import Interval, check_choice, shown
 from core.attacks import ATTACKS, make_attack
-from core.data_io import load_csv_dataset
+from core.data_io import CSVLimits, load_csv_dataset
 from core.datasets import CSV, DATASETS, MIN_SAMPLES, Dataset, make_dataset
 from core.defenses import DEFENSES, defense_from_config
 from core.metrics import DetectionMetrics, detection_metrics, target_success_rate
@@ -28,6 +28,7 @@ from core.models import (
     check_gamma,
     decision_values,
     fit_clone,
+    fit_seconds,
     make_model,
 )
 from core.params import carry_params
@@ -35,7 +36,8 @@ from core.views import View, make_view
 
 __all__ = ["ExperimentConfig", "ExperimentResult", "DecisionGrid", "Prepared", "prepare",
            "run_experiment", "config_limits", "trusted_size", "MIN_TRUSTED_PER_CLASS",
-           "decision_grid", "derive_seeds"]
+           "decision_grid", "derive_seeds", "RunEstimate", "estimate_run", "expected_seconds",
+           "expected_batch_seconds"]
 
 #: n_samples' upper bound for dataset "csv", where it does not apply (the file decides)
 CSV_MAX_SAMPLES = 10**9
@@ -515,11 +517,13 @@ def run_experiment(config: ExperimentConfig, *,
     report_(85, 100)
     poisoned_model = fit_clone(model, poisoned.X, poisoned.y)
     lap("fit_poisoned")
+    report_(90, 100)
 
     report = defense_from_config(config).sanitize(
         poisoned.X, poisoned.y, model=model, random_state=defense_seed,
         is_poison=poisoned.is_poison, trusted=trusted)
     lap("defense")
+    report_(95, 100)
     if report.keep.any():
         defended_model = fit_clone(model, poisoned.X[report.keep], report.y[report.keep])
     else:  # a defense that drops everything leaves nothing to learn: fall back to poisoned
@@ -578,3 +582,80 @@ def run_experiment(config: ExperimentConfig, *,
         target_success=target_success,
         timings=timings,
     )
+
+
+@dataclass(frozen=True)
+class RunEstimate:
+    """How long :func:`run_experiment` is expected to take on ``config``, and why.
+
+    ``parts`` maps what takes the time (``"model fits"``, ``"attack alfa"``,
+    ``"defense duti"``) to rough seconds on a 2-core reference machine; their sum is
+    ``seconds``. Rough (a factor of two either way) and meant for a warning before a
+    long run, never for results.
+    """
+
+    seconds: float
+    n_train: int
+    n_features: int | None
+    parts: Mapping[str, float]
+
+    def reason(self) -> str:
+        """What dominates, in words: ``"attack alfa on 60,000 training points"``."""
+        what = max(self.parts, key=self.parts.get)
+        wide = f" x {self.n_features} features" if (self.n_features or 0) > 2 else ""
+        return f"{what} on {self.n_train:,} training points{wide}"
+
+
+def estimate_run(config: ExperimentConfig, *, n_rows: int | None = None,
+                 n_features: int | None = None) -> RunEstimate:
+    """The expected time of ``run_experiment(config)``, from the declared cost hints.
+
+    Pure: nothing is generated or fitted. The victim's three fits and their scoring
+    come from :func:`core.models.fit_seconds`, the attack's and the defense's from
+    their :class:`core.params.Cost` (``seconds`` and ``power``), each counted on the
+    points it sees. For ``dataset="csv"`` give the file's data rows ``n_rows`` (at
+    most ``CSVLimits.max_train_rows`` are used; unknown: that many) and its feature
+    count ``n_features``; for generated data they follow from the config.
+    """
+    if config.dataset == CSV:
+        cap = CSVLimits().max_train_rows
+        n_rows = cap if n_rows is None else min(int(n_rows), cap)
+        if config.features is not None:
+            n_features = len(config.features)
+    else:
+        n_rows = config.n_samples
+        n_features = len(DATASETS[config.dataset].feature_names)
+    n_train = n_rows * (1 - config.test_fraction)
+    # an injecting attack adds up to poison_rate * n_train points (a flip none): the upper
+    # bound, as the dashboard's background rule (dashboard.service.runs_in_background)
+    n_seen = n_train * (1 + config.poison_rate) + n_rows * config.trusted_fraction
+    fit = lambda n: fit_seconds(config.model, kernel=config.kernel, n_train=n,  # noqa: E731
+                                n_features=n_features)
+    attack, defense = ATTACKS[config.attack], DEFENSES[config.defense]
+    parts = {"model fits": 2 * fit(n_train) + fit(n_train * (1 + config.poison_rate)),
+             f"attack {attack.name}": attack.cost.expected_seconds(n_train, n_seen),
+             f"defense {defense.name}": defense.cost.expected_seconds(n_train, n_seen)}
+    return RunEstimate(sum(parts.values()), int(round(n_train)), n_features, parts)
+
+
+def expected_seconds(config: ExperimentConfig, **data: int | None) -> float:
+    """Rough seconds ``run_experiment(config)`` takes (see :func:`estimate_run`)."""
+    return estimate_run(config, **data).seconds
+
+
+def expected_batch_seconds(configs, *, n_jobs: int = 1, n_cpus: int | None = None,
+                           **data: int | None) -> float:
+    """Rough wall seconds of running every config of ``configs`` on ``n_jobs`` processes.
+
+    The runs' sum shared by the workers that can run at once: ``n_jobs`` (-1 = all
+    ``n_cpus``, default ``os.cpu_count()``), at most ``n_cpus`` and one per run.
+    """
+    import os
+
+    configs = list(configs)
+    if not configs:
+        return 0.0
+    cpus = n_cpus or os.cpu_count() or 1
+    workers = cpus if n_jobs < 0 else min(n_jobs, cpus)
+    workers = max(1, min(workers, len(configs)))
+    return sum(expected_seconds(c, **data) for c in configs) / workers

@@ -19,7 +19,7 @@ from core._validation import Interval, check_choice
 from core.params import Choice, Float, Int, Param
 
 __all__ = ["MODELS", "KERNELS", "C_RANGE", "GAMMA_RANGE", "DEGREE_RANGE", "ConstantClassifier",
-           "make_model", "fit_clone", "decision_values"]
+           "make_model", "fit_clone", "decision_values", "slow_fit", "fit_seconds"]
 
 MODELS: dict[str, str] = {
     "svm": "support vector machine (sklearn SVC), kernel / C / gamma / degree apply",
@@ -174,3 +174,25 @@ def slow_fit(model: str, *, kernel: str, C: float, n_train: float,
         return False
     return (n_train > SLOW_KERNEL_ABOVE.get(kernel, float("inf")) or C >= SLOW_C
             or (kernel == "linear" and C >= SLOW_C_LINEAR_HIGH_DIM and n_features != 2))
+
+
+#: rough seconds of one fit plus its scoring on 1,000 training points with 2 features, and
+#: the power it grows with (``tests/bench_sweep.py --calibrate``, 2-core machine, label
+#: flips at 20 %: overlapping classes, many support vectors; the poisoned fit is most of it)
+FIT_SECONDS: dict[str, tuple[float, float]] = {
+    "linear": (0.006, 2.0), "rbf": (0.006, 2.0), "poly": (0.006, 2.0), "sigmoid": (0.006, 2.0),
+    "logreg": (0.001, 1.0)}
+#: every this many features beyond 2 add the cost of a 2-feature fit (5,000 rows x 499
+#: features of a CSV took the default experiment 11.4 s)
+FEATURES_DOUBLING = 8
+
+
+def fit_seconds(model: str, *, kernel: str, n_train: float, n_features: int | None) -> float:
+    """Rough seconds of one fit of the victim and its scoring, for the CLI's warning.
+
+    The model's calibrated cost hint (:data:`FIT_SECONDS`), as :class:`core.params.Cost`
+    is an attack's or a defense's; ``n_features`` None counts as 2.
+    """
+    scale, power = FIT_SECONDS["logreg" if model != "svm" else kernel]
+    d = 2 if n_features is None else n_features
+    return scale * (max(n_train, 1.0) / 1000) ** power * (1 + max(d - 2, 0) / FEATURES_DOUBLING)

@@ -211,13 +211,26 @@ class Cost:
     always: bool = False
     above: int | None = None
     counts: str = "train"
+    #: rough seconds it takes on 1,000 counted points (2-core reference machine, measured by
+    #: ``tests/bench_sweep.py --calibrate``), and how that grows: ``seconds * (n / 1000) **
+    #: power``; 0 = negligible next to the victim's fits. For the CLI's up-front warning
+    #: (:func:`core.experiment.expected_seconds`), not a promise.
+    seconds: float = 0.0
+    power: float = 1.0
+
+    def _count(self, n_train: float, n_seen: float) -> float:
+        return n_seen if self.counts == "seen" else n_train
 
     def slow(self, n_train: float, n_seen: float) -> bool:
         if self.always:
             return True
         if self.above is None:
             return False
-        return (n_seen if self.counts == "seen" else n_train) > self.above
+        return self._count(n_train, n_seen) > self.above
+
+    def expected_seconds(self, n_train: float, n_seen: float) -> float:
+        """The rough time of one call on this many points (``seconds`` scaled by ``power``)."""
+        return self.seconds * (self._count(n_train, n_seen) / 1000) ** self.power
 
 
 class Declared:

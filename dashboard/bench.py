@@ -202,6 +202,20 @@ def bench_story_browser(client_url: str, repeats: int, *, read_s: float = 2.0) -
           f"{ms(changes[0.0])}")
 
 
+#: the CPU reference this bench measures on the quiet 2-core development machine (with
+#: isotree's forest; ~220 ms before it): the yardstick every bench and the load test
+#: print beside their figures
+QUIET_REFERENCE_MS = 20
+
+
+def cpu_reference_line(ms: float | None = None) -> str:
+    """The CPU reference line every bench prints (``ms``: measured already, else now)."""
+    ms = cpu_reference_ms() if ms is None else ms
+    return (f"CPU reference: {ms:.0f} ms (the lab's default view, cold, median of 5; "
+            f"~{QUIET_REFERENCE_MS} ms on the quiet 2-core development machine; a slower "
+            "figure means a busy or throttled host, and every timing scales with it)")
+
+
 def cpu_reference_ms() -> float:
     """The lab's default view computed cold: a fixed CPU-bound yardstick, so a run on a busy
     (or shared, virtualized) host can be told from a regression."""
@@ -233,10 +247,7 @@ def main(argv=None) -> None:
     client = app.server.test_client()
     client.get("/")
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
-    print(f"CPU reference: {cpu_reference_ms():.0f} ms (the lab's default view, cold, median of "
-          "5; ~20 ms on a 2-core machine here, ~220 ms before the isotree forest; a slower figure "
-          "means a busy host, and "
-          "every timing below scales with it)")
+    print(cpu_reference_line())
     if not args.story_only:
         bench_main_update(client, args.repeats)
     bench_story(client, args.repeats)

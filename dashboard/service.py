@@ -57,7 +57,15 @@ TABLES_KEPT = 8  # parsed uploads kept per worker process
 SEARCH_HINT_ABOVE = 30  # columns: more than this and the upload's note says lists are searchable
 BUSY = "the server is busy reading other uploads; try again in a few seconds"
 
+#: callback bodies over this many bytes are uploads (every other request is far smaller:
+#: the biggest store the page sends back, a campaign's, is about 1 MB)
+LARGE_BODY = 8 * 2**20
+#: large bodies one worker process receives and decodes at once; the rest are answered
+#: "busy" before they are parsed (:func:`large_body_slot`)
+LARGE_BODY_SLOTS = 1
+
 _parse_slots = threading.BoundedSemaphore(PARSE_SLOTS)
+_body_slots = threading.BoundedSemaphore(LARGE_BODY_SLOTS)
 _tables: OrderedDict[str, tuple] = OrderedDict()  # path -> (frame, notes), most recent last
 _tables_lock = threading.Lock()
 
@@ -76,6 +84,21 @@ def parse_slot(wait: float = 0.0):
         yield
     finally:
         _parse_slots.release()
+
+
+def take_large_body_slot() -> bool:
+    """Take one of the worker's :data:`LARGE_BODY_SLOTS` if one is free (never waits).
+
+    Receiving a 67 MB upload, parsing its JSON and decoding it holds a request thread
+    and the GIL for a second or more; with 4 request threads a burst of big uploads would
+    hold them all before any reached :func:`parse_slot`. Release with
+    :func:`release_large_body_slot`.
+    """
+    return _body_slots.acquire(blocking=False)
+
+
+def release_large_body_slot() -> None:
+    _body_slots.release()
 
 
 def remember_table(path: str, table: tuple) -> tuple:

@@ -13,8 +13,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +28,7 @@ from dash_http import (
     sweep_body,
     wait_until_running,
 )
+from server_procs import free_port, stop, wait_until
 
 from core import run_sweep, scenario_config
 from core.sweeps import summarize_sweep
@@ -42,38 +41,6 @@ if shutil.which("redis-server") is None:
     if os.environ.get("CI") == "true":
         pytest.fail("CI needs Debian's redis-server (.ci/run installs it)", pytrace=False)
     pytest.skip("needs redis-server: apt-get install redis-server", allow_module_level=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(check, timeout: float, what: str, proc=None, log=None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            break
-        try:
-            if check():
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    tail = open(log).read()[-3000:] if log and os.path.exists(log) else ""
-    raise AssertionError(f"{what} did not come up in {timeout:.0f} s\n{tail}")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    """SIGTERM the process group this test started, then SIGKILL what is left."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
 
 
 @pytest.fixture(scope="module")

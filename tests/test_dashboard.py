@@ -371,6 +371,22 @@ def test_compute_sweep_reports_progress_and_matches_core():
     assert out["summary"]["poisoned_accuracy_mean"][-1] == pytest.approx(r.poisoned_accuracy)
 
 
+def test_a_long_sweep_says_how_long_it_is_expected_to_take(monkeypatch):
+    from core.experiment import expected_batch_seconds
+    from dashboard.callbacks import sweep
+
+    calls = []
+    sweep.compute_sweep(calls.append, store_of(SMALL), "0.2", "1")
+    assert "expected" not in calls[0][2]  # a quick one does not
+    monkeypatch.setattr(sweep, "SHOW_EXPECTED_ABOVE", 0.0)
+    calls.clear()
+    sweep.compute_sweep(calls.append, store_of(SMALL), "0.2", "1")
+    rates = [round(0.2 * i / 8, 4) for i in range(9)]
+    want = expected_batch_seconds([SMALL.replace(poison_rate=r) for r in rates])
+    assert calls[0][2] == f"running: 0 / 9 runs (~{want:.0f} s expected)"
+    assert all(f"of ~{want:.0f} s expected)" in c[2] for c in calls[1:-1])
+
+
 @pytest.mark.parametrize("store, max_rate, seeds, match", [
     (None, "0.2", "1", "fix the settings"),
     ({"config": SMALL.to_dict()}, "0.25", "1", "sweep maximum 0.25 is not one of"),

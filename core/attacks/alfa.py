@@ -50,9 +50,11 @@ class ALFA(Attack):
 
     params = (Int("iterations", 10, 1, 100, "maximum alternations per start"),)
     #: its cost grows fast with the data (refits per alternation)
-    cost = Cost(above=400)
+    cost = Cost(above=400, seconds=0.28, power=2.0)
 
-    def poison(self, X, y, *, model=None, random_state=None) -> PoisonedSet:
+    def poison(self, X, y, *, model=None, random_state=None, progress=None) -> PoisonedSet:
+        """Poison ``(X, y)``; ``progress(done, total)`` is called after every refit
+        (``total``: at most ``3 * iterations``; fewer when an alternation repeats itself)."""
         X = np.asarray(X, dtype=float)
         y = np.asarray(y)
         n = min(budget(self.rate, len(y)), len(y))
@@ -86,8 +88,11 @@ class ALFA(Attack):
 
         best_flip, best_score = None, (-np.inf, -np.inf)
         seen: set[bytes] = set()
-        for flip in starts:
-            for _ in range(self.iterations):
+        total = len(starts) * self.iterations
+        for start, flip in enumerate(starts):
+            for step in range(self.iterations):
+                if progress is not None:
+                    progress(start * self.iterations + step, total)
                 key = np.packbits(flip).tobytes()
                 if key in seen:
                     break
@@ -103,6 +108,8 @@ class ALFA(Attack):
                 if fitted is None:
                     break
                 flip = choose(sur.losses(fitted, Z, y), sur.losses(fitted, Z, 1 - y))
+        if progress is not None:
+            progress(total, total)
         y_p = np.where(best_flip, 1 - y, y)
         check_random_state(random_state)  # accepted for the common signature; ALFA is deterministic
         return PoisonedSet(X.copy(), y_p.astype(y.dtype), best_flip.copy())

@@ -249,7 +249,7 @@ class GradientPoisoning(Attack):
         Choice("init", "boundary", ("boundary", "random"), "where the poison points start"),
     )
     #: optimizes for a while at any size: always a background job with progress
-    cost = Cost(always=True)
+    cost = Cost(always=True, seconds=0.6, power=2.0)
 
     def __init__(self, rate: float = 0.1, **params) -> None:
         super().__init__(rate, **params)

@@ -177,7 +177,7 @@ class DUTI(Defense):
         Choice("mode", "relabel", ("relabel", "drop"), "what happens to a flagged point"),
     )
     #: a dense O(n^3) solve over every point it sees (injected and trusted included)
-    cost = Cost(above=1000, counts="seen")
+    cost = Cost(above=1000, counts="seen", seconds=0.12, power=2.0)
 
     def sanitize(self, X, y, *, model=None, random_state=None, is_poison=None,
                  trusted=None) -> Sanitized:

@@ -130,7 +130,7 @@ class TrustedRelabel(Defense):
         Choice("mode", "relabel", ("relabel", "drop"), "what happens to a flagged point"),
     )
     #: refits the model once per cell and cutting
-    cost = Cost(above=600)
+    cost = Cost(above=600, seconds=0.25, power=1.3)
 
     @property
     def n_partitions(self) -> int:

@@ -134,7 +134,7 @@ class RONI(Defense):
               "cell", step=0.25),
     )
     #: refits the model once per cell
-    cost = Cost(above=1000)
+    cost = Cost(above=1000, seconds=0.09, power=1.3)
 
     def sanitize(self, X, y, *, model=None, random_state=None, is_poison=None,
                  trusted=None) -> Sanitized:
@@ -205,7 +205,7 @@ class Trim(Defense):
     summary = "refit on the lowest-loss (1 - eps) share until it settles (TRIM, Jagielski 2018)"
     params = (CONTAMINATION, Int("max_iter", 20, 1, 200, "maximum number of fits"))
     #: refits the model until the trimmed set settles
-    cost = Cost(above=1000)
+    cost = Cost(above=1000, seconds=0.08, power=2.0)
 
     def sanitize(self, X, y, *, model=None, random_state=None, is_poison=None,
                  trusted=None) -> Sanitized:

@@ -10,6 +10,7 @@ import pandas as pd
 from dash import Dash, Input, Output, State
 
 from core import ExperimentConfig, run_sweep
+from core.experiment import expected_batch_seconds
 from core.sweeps import summarize_sweep
 from dashboard import ids
 from dashboard.figures import message_figure, sweep_figure
@@ -18,6 +19,11 @@ from dashboard.service import dask_scheduler, sweep_key
 MAX_RATES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 SEED_CHOICES = (1, 3, 5, 10)
 N_RATES = 9
+#: a sweep expected to take longer than this (s; core's estimate, on an idle 2-core server)
+#: says so in its progress text
+SHOW_EXPECTED_ABOVE = 5.0
+
+
 def parse_sweep_request(store: dict | None, max_rate: Any, seeds: Any
                         ) -> tuple[ExperimentConfig, list[float], int]:
     """Validate what the browser sent; ``ValueError`` names the bad value."""
@@ -45,12 +51,17 @@ def compute_sweep(set_progress, store, max_rate, seeds) -> dict:
         return {"error": str(exc)}
     total = len(rates) * n_seeds
     start = time.perf_counter()
+    # the runs go one after another in the job's process (n_jobs=1), at low CPU priority
+    expected = expected_batch_seconds([config.replace(poison_rate=r, seed=config.seed + i)
+                                       for r in rates for i in range(n_seeds)], n_jobs=1)
+    of = f" of ~{expected:.0f} s expected" if expected > SHOW_EXPECTED_ABOVE else ""
 
     def progress(done: int, total: int) -> None:
         set_progress((done, total, f"running: {done} / {total} runs "
-                                   f"({time.perf_counter() - start:.1f} s)"))
+                                   f"({time.perf_counter() - start:.1f} s{of})"))
 
-    set_progress((0, total, f"running: 0 / {total} runs"))
+    set_progress((0, total, f"running: 0 / {total} runs" + (f" (~{expected:.0f} s expected)"
+                                                          if of else "")))
     try:
         table = run_sweep(config, rates, n_seeds, scheduler=dask_scheduler(), progress=progress)
     except (ValueError, ConnectionError) as exc:  # a bad or unreachable scheduler address

@@ -14,10 +14,14 @@ from core.data_io import CSVLimits, DataError, numeric_columns, read_csv_table
 from core.datasets import CSV
 from dashboard import ids
 from dashboard.service import (
+    BUSY,
+    LARGE_BODY,
     SEARCH_HINT_ABOVE,
     UploadBusy,
     parse_slot,
+    release_large_body_slot,
     remember_table,
+    take_large_body_slot,
     upload_table,
 )
 from dashboard.state import upload_path, upload_token, uploads_dir
@@ -145,7 +149,54 @@ def positive_options(label: str | None, token: str | None) -> list:
     return [{"label": v, "value": v} for v in values]
 
 
+DISCARD_CHUNK = 2**20  # bytes read at a time from a body answered "busy" unparsed
+
+
+def busy_answer() -> dict:
+    """The upload callback's answer "busy, try again", as Dash would send it (only the
+    upload's note changes; the other outputs are left as they are)."""
+    return {"multi": True, "response": {ids.UPLOAD_INFO: {
+        "children": _problem(f"The upload: {BUSY}.").to_plotly_json()}}}
+
+
+def gate_large_bodies(app: Dash) -> None:
+    """At most :data:`dashboard.service.LARGE_BODY_SLOTS` big callback bodies per worker
+    are read and parsed at once; a further one is answered "busy" before its JSON is
+    parsed, so a burst of big uploads leaves the request threads free for the page.
+
+    Its body is still read (and dropped) so the connection stays usable for the
+    browser's next request; that costs a few milliseconds of C-level reads, against
+    the second or more of parsing and decoding that waiting for a slot would hold.
+    Installed before the guard's checks (:mod:`dashboard.guard`), which parse the body.
+    """
+    from flask import g, jsonify, request
+
+    server = app.server
+    endpoint = app.config.requests_pathname_prefix.rstrip("/") + "/_dash-update-component"
+
+    @server.before_request
+    def admit_large_body():
+        if request.path != endpoint or request.method != "POST" \
+                or (request.content_length or 0) <= LARGE_BODY:
+            return None
+        limit = server.config.get("MAX_CONTENT_LENGTH")
+        if limit and request.content_length > limit:
+            return None  # the guard refuses it, unread
+        if take_large_body_slot():
+            g.poisonlab_large_body = True
+            return None
+        while request.stream.read(DISCARD_CHUNK):
+            pass
+        return jsonify(busy_answer())
+
+    @server.teardown_request
+    def release_large_body(_exc=None):
+        if g.pop("poisonlab_large_body", False):
+            release_large_body_slot()
+
+
 def register(app: Dash) -> None:
+    gate_large_bodies(app)
     @app.callback(
         Output(ids.DATA, "value", allow_duplicate=True),
         Output(ids.DATASET, "value", allow_duplicate=True),
