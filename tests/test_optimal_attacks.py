@@ -151,3 +151,40 @@ def test_gradient_path_is_recorded_and_drawn():
     trace = {t.name: t for t in decision_panel(r, "poisoned").data}["poison path"]
     xs = untyped(trace.x)
     assert len(xs) == r.n_poison * (len(path) + 1) and np.isnan(xs[len(path)])
+
+
+def test_refit_scaler_scores_the_victim_exactly_as_it_will_be_trained():
+    """With ``refit_scaler`` the last recorded objective is the real victim's (its scaler
+    refitted on the poisoned set); estimated once on the clean data it is not."""
+    d = make_dataset("digits", n_samples=120, random_state=0)
+    val = (d.X_test[:40], d.y_test[:40])
+    values = {}
+    for refit in (True, False):
+        atk = make_attack("gradient", 0.15, steps=8, refit_scaler=refit)
+        m = make_model("svm", kernel="linear")
+        p = atk.poison(d.X_train, d.y_train, model=m, random_state=0, validation=val)
+        h = np.array(atk.history_)
+        assert len(h) >= 2 and np.all(np.diff(h) > 0)
+        victim = fit_clone(m, p.X, p.y)
+        values[refit] = (h[-1], objective("loss", victim.decision_function(val[0]), val[1],
+                                          svm=True)[0])
+    assert np.isclose(*values[True], rtol=1e-9, atol=1e-12)
+    assert not np.isclose(*values[False], rtol=1e-6, atol=1e-9)
+
+
+def test_restarts_keep_the_best_ascent_and_stay_deterministic():
+    d = make_dataset("digits", n_samples=120, random_state=2)
+    kw = dict(model=make_model("svm", kernel="linear"), random_state=0,
+              validation=(d.X_test[:40], d.y_test[:40]))
+    finals, points = {}, {}
+    for restarts in (0, 3, 3):
+        atk = make_attack("gradient", 0.15, steps=10, objective="error", restarts=restarts)
+        p = atk.poison(d.X_train, d.y_train, **kw)
+        assert np.all(np.diff(atk.history_) > 0)
+        finals.setdefault(restarts, []).append(atk.history_[-1])
+        points.setdefault(restarts, []).append(p.X)
+    # the two boundary ascents are among the five; here a random restart ends higher
+    assert finals[3][0] > finals[0][0]
+    assert np.array_equal(points[3][0], points[3][1]) and finals[3][0] == finals[3][1]
+    with pytest.raises(ValueError, match="restarts"):
+        make_attack("gradient", 0.1, restarts=-1)

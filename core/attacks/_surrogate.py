@@ -42,6 +42,10 @@ class Surrogate:
             return 1.0
         return self.scaler.scale_
 
+    def refitted_scaler(self, X: np.ndarray):
+        """A fresh copy of the victim's scaler fitted on ``X`` (requires a scaler)."""
+        return clone(self.scaler).fit(X)
+
     def transform(self, X: np.ndarray) -> np.ndarray:
         return X if self.scaler is None else self.scaler.transform(X)
 

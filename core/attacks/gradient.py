@@ -8,7 +8,7 @@ from sklearn.utils import check_random_state
 
 from core.attacks._surrogate import Surrogate
 from core.attacks.base import Attack, PoisonedSet, budget
-from core.params import Choice, Cost, Float, Int
+from core.params import Bool, Choice, Cost, Float, Int
 
 __all__ = ["GradientPoisoning", "kernel_gradient", "poison_gradient"]
 
@@ -207,7 +207,8 @@ class GradientPoisoning(Attack):
     boundary, see ``init``). Constraint: points stay in the bounding box
     of the clean training data, widened by ``box_margin`` of its width on each
     side, so they look like plausible records. The victim's standardization is
-    estimated on the clean data. Supports SVMs (linear, rbf, poly, sigmoid
+    estimated on the clean data, or refitted on the poisoned data at every step
+    (``refit_scaler``). Supports SVMs (linear, rbf, poly, sigmoid
     kernels) and logistic regression.
 
     Parameters
@@ -231,6 +232,16 @@ class GradientPoisoning(Attack):
         Starting points: copies, with flipped labels, of the clean points of one
         class nearest the clean model's boundary (one ascent per class, the one
         that ends higher is kept), or of random training points (Biggio et al.).
+    restarts : int, default=0
+        Further ascents, each from random training points with flipped labels
+        (several restarts, as in Biggio et al.); of all ascents, the one that ends
+        highest on the attacker's validation objective is kept.
+    refit_scaler : bool, default=False
+        If the victim standardizes its features, refit that standardization on
+        the poisoned training set at every evaluation, exactly as the victim will
+        (perfect knowledge); the gradient treats the refitted scale as constant
+        within a step. If False, the standardization is estimated once on the
+        clean data.
     """
 
     name = "gradient"
@@ -247,6 +258,10 @@ class GradientPoisoning(Attack):
         Choice("objective", "loss", ("loss", "error"), "what the attacker maximizes on its "
                "validation split"),
         Choice("init", "boundary", ("boundary", "random"), "where the poison points start"),
+        Int("restarts", 0, 0, 20, "extra ascents from random training points; the best on "
+            "validation is kept"),
+        Bool("refit_scaler", False, "refit the victim's standardization on the poisoned set at "
+             "every step, as the victim does"),
     )
     #: optimizes for a while at any size: always a background job with progress
     cost = Cost(always=True, seconds=0.6, power=2.0)
@@ -286,12 +301,22 @@ class GradientPoisoning(Attack):
         Z_clean = sur.transform(X)
         P = np.arange(len(y), len(y) + n)
 
+        chain = width / sur.scale  # dL/du = dL/dz * dz/dx * dx/du
+        refit = self.refit_scaler and sur.scaler is not None
+
         def evaluate(U_, y_all_):
-            Z_all = np.vstack([Z_clean, sur.transform(lo + U_ * width)])
+            """(fitted, Z_all, value, dobj, Z_val, chain) for poison points ``lo + U_ * width``."""
+            X_new = lo + U_ * width
+            if refit:  # the victim's own standardization of the poisoned set
+                scaler = sur.refitted_scaler(np.vstack([X, X_new]))
+                Z_all, Z_v = scaler.transform(np.vstack([X, X_new])), scaler.transform(X_val)
+                chain_ = width / scaler.scale_
+            else:
+                Z_all, Z_v, chain_ = np.vstack([Z_clean, sur.transform(X_new)]), Z_val, chain
             fitted = sur.fit(Z_all, y_all_)
-            value, dobj = objective(self.objective, fitted.decision_function(Z_val), y_val,
+            value, dobj = objective(self.objective, fitted.decision_function(Z_v), y_val,
                                     svm=sur.is_svm)
-            return fitted, Z_all, value, dobj
+            return fitted, Z_all, value, dobj, Z_v, chain_
 
         if self.init == "random":
             starts = [rs.choice(len(y), size=n, replace=n > len(y))]
@@ -302,7 +327,7 @@ class GradientPoisoning(Attack):
                 idx = np.flatnonzero(y == cls)
                 near = idx[np.argsort(margin[idx], kind="stable")]
                 starts.append(np.resize(near, n))  # cycles if the class is smaller than n
-        chain = width / sur.scale  # dL/du = dL/dz * dz/dx * dx/du
+        starts += [rs.choice(len(y), size=n, replace=n > len(y)) for _ in range(self.restarts)]
 
         total_steps = self.steps * len(starts)
         done = [0]
@@ -314,11 +339,11 @@ class GradientPoisoning(Attack):
 
         def ascend(U, y_all):
             """Projected gradient ascent with backtracking from one start."""
-            fitted, Z_all, value, dobj = evaluate(U, y_all)
+            fitted, Z_all, value, dobj, Z_v, chain_ = evaluate(U, y_all)
             history, path = [value], [U]
             eta = self.step_size
             for _ in range(self.steps):
-                g = poison_gradient(fitted, Z_all, y_all, P, Z_val, dobj) * chain
+                g = poison_gradient(fitted, Z_all, y_all, P, Z_v, dobj) * chain_
                 norm = np.linalg.norm(g, axis=1, keepdims=True)
                 if not np.any(norm > 0):
                     break
@@ -327,7 +352,7 @@ class GradientPoisoning(Attack):
                     U_new = np.clip(U + eta * direction, 0.0, 1.0)
                     cand = evaluate(U_new, y_all)
                     if cand[2] > value:
-                        U, (fitted, Z_all, value, dobj) = U_new, cand
+                        U, (fitted, Z_all, value, dobj, Z_v, chain_) = U_new, cand
                         eta = min(eta * 1.25, 0.5)
                         break
                     eta *= 0.5
