@@ -18,7 +18,12 @@ from core.attacks import ATTACKS, make_attack
 from core.data_io import load_csv_dataset
 from core.datasets import CSV, DATASETS, MIN_SAMPLES, Dataset, make_dataset
 from core.defenses import DEFENSES, defense_from_config
-from core.metrics import DetectionMetrics, detection_metrics, target_success_rate
+from core.metrics import (
+    DetectionMetrics,
+    attack_success_rate,
+    detection_metrics,
+    target_success_rate,
+)
 from core.models import (
     C_RANGE,
     DEGREE_RANGE,
@@ -349,6 +354,12 @@ class ExperimentResult:
     target_label: int | None = None
     target_index: np.ndarray | None = None
     target_success: dict[str, float] | None = None
+    # backdoors: the trigger (stamp it on X_test / a grid to see the hidden boundary), the
+    # class whose triggered inputs flip, and each model's attack success rate on held-out
+    # source-class test points with the trigger stamped (X_test is padded like X_train)
+    trigger: Any = None
+    source_label: int | None = None
+    attack_success: dict[str, float] | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -357,8 +368,12 @@ class ExperimentResult:
         return len(self.y_clean)
 
     def project(self, X: np.ndarray) -> np.ndarray:
-        """Coordinates of ``X`` in the plane of the decision grid."""
-        return np.asarray(X, dtype=float) if self.view is None else self.view.project(X)
+        """Coordinates of ``X`` in the plane of the decision grid (an added trigger column,
+        the last, is not part of the view)."""
+        X = np.asarray(X, dtype=float)
+        if self.view is None:
+            return X
+        return self.view.project(X[:, :len(self.view.mean)])
 
     @property
     def n_poison(self) -> int:
@@ -378,6 +393,10 @@ class ExperimentResult:
             **({"data_notes": list(self.data_notes)} if self.data_notes else {}),
             **({"target_success": dict(self.target_success), "n_targets": len(self.targets)}
                if self.target_success is not None else {}),
+            **({"attack_success": dict(self.attack_success),
+                "trigger": self.trigger.to_dict(), "source_label": self.source_label,
+                "target_label": self.target_label}
+               if self.attack_success is not None else {}),
         }
 
     def to_dict(self, *, arrays: bool = False, timings: bool = False) -> dict[str, Any]:
@@ -499,8 +518,7 @@ def run_experiment(config: ExperimentConfig, *,
     data_notes = prep.notes
     lap("dataset")
 
-    clean_model = fit_clone(model, data.X_train, data.y_train)
-    lap("fit_clean")
+    clean_model = None  # fitted after the attack: a backdoor may add its trigger feature
 
     # progress: 100 units; the attack owns 5..85 when it reports progress itself
     report_ = progress or (lambda done, total: None)
@@ -512,6 +530,13 @@ def run_experiment(config: ExperimentConfig, *,
     poisoned = attack.poison(data.X_train, data.y_train, model=model, random_state=attack_seed,
                              **extra)
     lap("attack")
+    trigger = poisoned.trigger
+    X_clean = data.X_train if trigger is None else trigger.pad(data.X_train)
+    if trigger is not None:  # clean, test and trusted data without the trigger (zero column)
+        X_test = trigger.pad(X_test)
+        trusted = None if trusted is None else (trigger.pad(trusted[0]), trusted[1])
+    clean_model = fit_clone(model, X_clean, data.y_train)
+    lap("fit_clean")
     report_(85, 100)
     poisoned_model = fit_clone(model, poisoned.X, poisoned.y)
     lap("fit_poisoned")
@@ -533,16 +558,25 @@ def run_experiment(config: ExperimentConfig, *,
         target_success = {
             name: target_success_rate(m, poisoned.targets, poisoned.target_label)
             for name, m in zip(("clean", "poisoned", "defended"), models, strict=True)}
+    attack_success = None
+    if trigger is not None:
+        attack_success = {
+            name: attack_success_rate(m, X_test, y_test, trigger, poisoned.source_label,
+                                      poisoned.target_label)
+            for name, m in zip(("clean", "poisoned", "defended"), models, strict=True)}
     lap("score")
 
     grid = None
     view = make_view(data.X_train, data.feature_names)
     if config.grid_resolution > 0:
-        allp = view.project(np.vstack([poisoned.X, X_test]))
+        n_view = data.X_train.shape[1]  # the view ignores an added trigger feature (off)
+        allp = view.project(np.vstack([poisoned.X, X_test])[:, :n_view])
         lo, hi = allp.min(axis=0), allp.max(axis=0)
         pad = 0.05 * np.where(hi > lo, hi - lo, 1.0)
+        lift = view.lift if trigger is None or not trigger.added else \
+            (lambda P: trigger.pad(view.lift(P)))
         gx, gy, *values = decision_grid(models, np.array([lo - pad, hi + pad]),
-                                        config.grid_resolution, lift=view.lift)
+                                        config.grid_resolution, lift=lift)
         grid = DecisionGrid(gx, gy, *values)
         lap("grid")
     timings["total"] = time.perf_counter() - t0
@@ -557,7 +591,7 @@ def run_experiment(config: ExperimentConfig, *,
         relabels=report.relabels,
         feature_names=data.feature_names,
         class_names=data.class_names,
-        X_clean=data.X_train,
+        X_clean=X_clean,
         y_clean=data.y_train,
         X_train=poisoned.X,
         y_train=poisoned.y,
@@ -576,5 +610,8 @@ def run_experiment(config: ExperimentConfig, *,
         target_label=poisoned.target_label,
         target_index=poisoned.target_index,
         target_success=target_success,
+        trigger=trigger,
+        source_label=poisoned.source_label,
+        attack_success=attack_success,
         timings=timings,
     )
