@@ -11,7 +11,7 @@ from core._validation import check_choice, check_real
 from core.attacks import ATTACKS, make_attack
 from core.defenses import DEFENSES, defense_from_config
 from core.experiment import ExperimentConfig, derive_seeds, prepare
-from core.metrics import detection_metrics, target_success_rate
+from core.metrics import attack_success_rate, detection_metrics, target_success_rate
 from core.models import fit_clone
 from core.parallel import check_n_jobs, check_scheduler, run_tasks
 from core.sweeps import check_seeds
@@ -29,11 +29,13 @@ RUN_COLUMNS: tuple[str, ...] = (
     "attack", "defense", "seed", "n_poison", "n_test", "clean_accuracy", "poisoned_accuracy",
     "defended_accuracy", "precision", "recall", "f1", "n_flagged", "n_clean_lost", "roc_auc",
     "average_precision", "target_success_poisoned", "target_success_defended",
+    "attack_success_clean", "attack_success_poisoned", "attack_success_defended",
 )
 
 _STATS = ("clean_accuracy", "poisoned_accuracy", "defended_accuracy", "drop", "recovered", "f1",
           "precision", "recall", "roc_auc", "average_precision", "target_success_poisoned",
-          "target_success_defended")
+          "target_success_defended", "attack_success_clean", "attack_success_poisoned",
+          "attack_success_defended")
 
 #: one row per (attack, defense): what :func:`run_matrix` returns
 MATRIX_COLUMNS: tuple[str, ...] = (
@@ -67,9 +69,14 @@ def _attack_rows(config: ExperimentConfig, defenses: Sequence[str]) -> list[dict
     data, X_test, y_test, trusted, model = prep.data, prep.X_test, prep.y_test, prep.trusted, \
         prep.model
     _, attack_seed, defense_seed = derive_seeds(config.seed)
-    clean_acc = float(fit_clone(model, data.X_train, data.y_train).score(X_test, y_test))
     poisoned = make_attack(config.attack, config.poison_rate, **config.attack_params).poison(
         data.X_train, data.y_train, model=model, random_state=attack_seed)
+    trigger, X_clean = poisoned.trigger, data.X_train
+    if trigger is not None:  # a backdoor's added trigger feature: zeros on real data
+        X_clean, X_test = trigger.pad(X_clean), trigger.pad(X_test)
+        trusted = None if trusted is None else (trigger.pad(trusted[0]), trusted[1])
+    clean_model = fit_clone(model, X_clean, data.y_train)
+    clean_acc = float(clean_model.score(X_test, y_test))
     poisoned_model = fit_clone(model, poisoned.X, poisoned.y)
     poisoned_acc = float(poisoned_model.score(X_test, y_test))
 
@@ -78,7 +85,14 @@ def _attack_rows(config: ExperimentConfig, defenses: Sequence[str]) -> list[dict
             return np.nan
         return target_success_rate(m, poisoned.targets, poisoned.target_label)
 
+    def asr(m) -> float:  # NaN for attacks without a trigger
+        if trigger is None:
+            return np.nan
+        return attack_success_rate(m, X_test, y_test, trigger, poisoned.source_label,
+                                   poisoned.target_label)
+
     success_poisoned = success(poisoned_model)
+    asr_clean, asr_poisoned = asr(clean_model), asr(poisoned_model)
     rows = []
     for name in defenses:
         report = defense_from_config(config.replace(defense=name)).sanitize(
@@ -98,6 +112,8 @@ def _attack_rows(config: ExperimentConfig, defenses: Sequence[str]) -> list[dict
             "average_precision": np.nan if d.average_precision is None else d.average_precision,
             "target_success_poisoned": success_poisoned,
             "target_success_defended": success(defended),
+            "attack_success_clean": asr_clean, "attack_success_poisoned": asr_poisoned,
+            "attack_success_defended": asr(defended),
         })
     return rows
 
@@ -240,7 +256,9 @@ def run_matrix(
         detection ``f1``, ``precision``, ``recall``, ``roc_auc``, ``average_precision``;
         for targeted attacks (``targeted_injection``) ``target_success_poisoned`` and
         ``target_success_defended``, the share of the attack's targets the poisoned and
-        the defended model give the attacker's label (NaN for untargeted attacks).
+        the defended model give the attacker's label (NaN for untargeted attacks); for
+        backdoors ``attack_success_clean/poisoned/defended``, the attack success rate
+        (triggered source-class test points given the target label; NaN otherwise).
     """
     runs = matrix_runs(config, attacks, defenses, rate, seeds, n_jobs=n_jobs, scheduler=scheduler,
                        progress=progress)

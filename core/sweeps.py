@@ -15,6 +15,7 @@ __all__ = ["run_sweep", "summarize_sweep", "SWEEP_COLUMNS", "check_rates", "chec
 SWEEP_COLUMNS: tuple[str, ...] = (
     "poison_rate", "seed", "n_poison", "clean_accuracy", "poisoned_accuracy",
     "defended_accuracy", "precision", "recall", "f1", "n_flagged", "n_clean_lost",
+    "attack_success_clean", "attack_success_poisoned", "attack_success_defended",
 )
 
 Progress = Callable[[int, int], None]
@@ -47,6 +48,9 @@ def _row(config: ExperimentConfig) -> dict:
         "clean_accuracy": r.clean_accuracy, "poisoned_accuracy": r.poisoned_accuracy,
         "defended_accuracy": r.defended_accuracy, "precision": d.precision, "recall": d.recall,
         "f1": d.f1, "n_flagged": d.n_flagged, "n_clean_lost": d.n_clean_lost,
+        **{f"attack_success_{k}": (float("nan") if r.attack_success is None
+                                   else r.attack_success[k])
+           for k in ("clean", "poisoned", "defended")},
     }
 
 
@@ -81,7 +85,8 @@ def run_sweep(
     Returns
     -------
     DataFrame
-        One row per (rate, seed), columns ``SWEEP_COLUMNS``, ordered by rate then seed.
+        One row per (rate, seed), columns ``SWEEP_COLUMNS``, ordered by rate then seed;
+        ``attack_success_*`` is a backdoor's attack success rate per model (NaN otherwise).
     """
     rates = check_rates(rates)
     seeds = check_seeds(seeds, config.seed)

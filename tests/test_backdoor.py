@@ -114,3 +114,19 @@ def test_run_reports_attack_success_and_grid():
     assert s["attack_success"] == r.attack_success and s["trigger"]["added"] is True
     again = run_experiment(r.config)
     assert again.attack_success == r.attack_success
+
+
+def test_matrix_and_sweep_carry_attack_success():
+    from core.matrix import matrix_runs
+    from core.sweeps import run_sweep
+
+    base = ExperimentConfig(dataset="blobs", attack="backdoor", poison_rate=0.05,
+                            model="svm", kernel="linear")
+    runs = matrix_runs(base, ["backdoor", "label_flip"], ["none", "roni"], seeds=1)
+    one = run_experiment(base.replace(defense="roni", trusted_fraction=0.1))
+    row = runs[(runs.attack == "backdoor") & (runs.defense == "roni")].iloc[0]
+    assert row.attack_success_poisoned == one.attack_success["poisoned"]
+    assert row.attack_success_defended == one.attack_success["defended"]
+    assert runs[runs.attack == "label_flip"].attack_success_poisoned.isna().all()
+    sweep = run_sweep(base, [0.0, 0.05], seeds=1)
+    assert sweep.attack_success_poisoned.iloc[1] > 0.9 > sweep.attack_success_poisoned.iloc[0]
