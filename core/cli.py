@@ -349,8 +349,11 @@ def _emit(table, args, out, text: Callable[[], str], whole: dict | None = None) 
 
 def _format_sweep(table) -> str:
     fmt = lambda v: f"{v:.3f}"  # noqa: E731
-    summary = summarize_sweep(table)[["poison_rate", "clean_accuracy_mean",
-                                      "poisoned_accuracy_mean", "defended_accuracy_mean"]]
+    summary = summarize_sweep(table)
+    summary = summary[["poison_rate", "clean_accuracy_mean", "poisoned_accuracy_mean",
+                       "defended_accuracy_mean",
+                       *(c for c in summary.columns if c.startswith("attack_success_")
+                         and c.endswith("_mean"))]]
     return (f"{table.to_string(index=False, float_format=fmt)}\n\nmean over seeds:\n"
             f"{summary.to_string(index=False, float_format=fmt)}")
 

@@ -36,7 +36,7 @@ from core.models import (
     make_model,
 )
 from core.params import carry_params
-from core.views import View, make_view
+from core.views import View, make_view, trigger_lift
 
 __all__ = ["ExperimentConfig", "ExperimentResult", "DecisionGrid", "Prepared", "prepare",
            "run_experiment", "config_limits", "trusted_size", "MIN_TRUSTED_PER_CLASS",
@@ -354,12 +354,15 @@ class ExperimentResult:
     target_label: int | None = None
     target_index: np.ndarray | None = None
     target_success: dict[str, float] | None = None
-    # backdoors: the trigger (stamp it on X_test / a grid to see the hidden boundary), the
-    # class whose triggered inputs flip, and each model's attack success rate on held-out
-    # source-class test points with the trigger stamped (X_test is padded like X_train)
+    # backdoors: the trigger (a core.attacks.backdoor.Trigger; stamp it on X_test to put it
+    # on), the class whose triggered inputs flip, each model's attack success rate on
+    # held-out source-class test points with the trigger stamped, and the decision grid on
+    # the same plane with the trigger present (the hidden second boundary). X_clean, X_test
+    # are padded like X_train (an added trigger feature is a zero column).
     trigger: Any = None
     source_label: int | None = None
     attack_success: dict[str, float] | None = None
+    grid_triggered: DecisionGrid | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -411,6 +414,9 @@ class ExperimentResult:
                 "y_test": self.y_test.tolist(),
             }
             out["grid"] = None if self.grid is None else self.grid.to_dict()
+            if self.trigger is not None:
+                out["grid_triggered"] = (None if self.grid_triggered is None
+                                         else self.grid_triggered.to_dict())
         if timings:
             out["timings"] = dict(self.timings)
         return out
@@ -496,9 +502,16 @@ def run_experiment(config: ExperimentConfig, *,
        model on what it keeps.
     5. Measure the three test accuracies, the defense's detection metrics
        against the true poison mask, for a targeted attack the share of its
-       targets each model gives the attacker's label (``target_success``), and
-       (if ``grid_resolution`` > 0) the three decision-function grids over the
-       bounding box of all points.
+       targets each model gives the attacker's label (``target_success``), for a
+       backdoor each model's attack success rate (``attack_success``, see
+       :func:`core.metrics.attack_success_rate`), and (if ``grid_resolution`` > 0)
+       the three decision-function grids over the bounding box of all points --
+       for a backdoor also with the trigger present (``grid_triggered``).
+
+    A backdoor whose trigger is an added feature returns a training set with one
+    more column; the clean training set, the test set and the trusted sample are
+    padded with a zero column (trigger absent), so all three models and every
+    defense work in the same feature space.
     """
     if not isinstance(config, ExperimentConfig):
         raise TypeError(f"expected an ExperimentConfig, got {type(config).__name__}")
@@ -566,18 +579,21 @@ def run_experiment(config: ExperimentConfig, *,
             for name, m in zip(("clean", "poisoned", "defended"), models, strict=True)}
     lap("score")
 
-    grid = None
+    grid = grid_triggered = None
     view = make_view(data.X_train, data.feature_names)
     if config.grid_resolution > 0:
-        n_view = data.X_train.shape[1]  # the view ignores an added trigger feature (off)
+        n_view = data.X_train.shape[1]  # the view ignores an added trigger feature
         allp = view.project(np.vstack([poisoned.X, X_test])[:, :n_view])
         lo, hi = allp.min(axis=0), allp.max(axis=0)
         pad = 0.05 * np.where(hi > lo, hi - lo, 1.0)
-        lift = view.lift if trigger is None or not trigger.added else \
-            (lambda P: trigger.pad(view.lift(P)))
-        gx, gy, *values = decision_grid(models, np.array([lo - pad, hi + pad]),
-                                        config.grid_resolution, lift=lift)
+        bounds = np.array([lo - pad, hi + pad])
+        gx, gy, *values = decision_grid(models, bounds, config.grid_resolution,
+                                        lift=trigger_lift(view, trigger, present=False))
         grid = DecisionGrid(gx, gy, *values)
+        if trigger is not None:  # the same plane with the trigger on: the hidden boundary
+            gx, gy, *values = decision_grid(models, bounds, config.grid_resolution,
+                                            lift=trigger_lift(view, trigger, present=True))
+            grid_triggered = DecisionGrid(gx, gy, *values)
         lap("grid")
     timings["total"] = time.perf_counter() - t0
     report_(100, 100)
@@ -603,6 +619,7 @@ def run_experiment(config: ExperimentConfig, *,
         X_test=X_test,
         y_test=y_test,
         grid=grid,
+        grid_triggered=grid_triggered,
         view=view,
         poison_path=poisoned.path,
         data_notes=tuple(data_notes),

@@ -17,7 +17,7 @@ from core.parallel import check_n_jobs, check_scheduler, run_tasks
 from core.sweeps import check_seeds
 
 __all__ = ["run_matrix", "matrix_runs", "matrix_config", "summarize_matrix", "MATRIX_COLUMNS",
-           "RUN_COLUMNS", "MATRIX_TRUSTED_FRACTION"]
+           "RUN_COLUMNS", "ASR_COLUMNS", "ASR_MATRIX_COLUMNS", "MATRIX_TRUSTED_FRACTION"]
 
 Progress = Callable[[int, int], None]
 
@@ -29,19 +29,24 @@ RUN_COLUMNS: tuple[str, ...] = (
     "attack", "defense", "seed", "n_poison", "n_test", "clean_accuracy", "poisoned_accuracy",
     "defended_accuracy", "precision", "recall", "f1", "n_flagged", "n_clean_lost", "roc_auc",
     "average_precision", "target_success_poisoned", "target_success_defended",
-    "attack_success_clean", "attack_success_poisoned", "attack_success_defended",
 )
+#: appended to ``RUN_COLUMNS`` when the matrix has a backdoor (``ATTACKS[a].backdoor``): each
+#: model's attack success rate (NaN in the rows of the other attacks)
+ASR_COLUMNS: tuple[str, ...] = (
+    "attack_success_clean", "attack_success_poisoned", "attack_success_defended")
 
 _STATS = ("clean_accuracy", "poisoned_accuracy", "defended_accuracy", "drop", "recovered", "f1",
           "precision", "recall", "roc_auc", "average_precision", "target_success_poisoned",
-          "target_success_defended", "attack_success_clean", "attack_success_poisoned",
-          "attack_success_defended")
+          "target_success_defended")
 
 #: one row per (attack, defense): what :func:`run_matrix` returns
 MATRIX_COLUMNS: tuple[str, ...] = (
     "dataset", "poison_rate", "attack", "defense", "n_seeds", "n_poison",
     *(f"{s}_{k}" for s in _STATS for k in ("mean", "std")),
 )
+#: appended to ``MATRIX_COLUMNS`` when the matrix has a backdoor
+ASR_MATRIX_COLUMNS: tuple[str, ...] = tuple(f"{s}_{k}" for s in ASR_COLUMNS
+                                            for k in ("mean", "std"))
 
 
 def _names(kind: str, names: Iterable[str] | None, registry: dict) -> list[str]:
@@ -148,7 +153,8 @@ def matrix_runs(
     scheduler: str | None = None,
     progress: Progress | None = None,
 ) -> pd.DataFrame:
-    """Every (attack, defense, seed) run of the matrix: columns ``RUN_COLUMNS``.
+    """Every (attack, defense, seed) run of the matrix: columns ``RUN_COLUMNS`` (and
+    ``ASR_COLUMNS`` when an attack is a backdoor).
 
     Same parameters as :func:`run_matrix`; rows ordered by attack, defense, seed
     (in the order given). ``roc_auc`` / ``average_precision`` are NaN where undefined.
@@ -165,7 +171,8 @@ def matrix_runs(
     parts = run_tasks(_attack_job, [(c, defenses) for c in jobs], n_jobs=n_jobs,
                       scheduler=scheduler, progress=progress)
     rows = [row for part in parts for row in part]
-    table = pd.DataFrame(rows, columns=list(RUN_COLUMNS))
+    backdoor = any(ATTACKS[a].backdoor for a in attacks)
+    table = pd.DataFrame(rows, columns=[*RUN_COLUMNS, *(ASR_COLUMNS if backdoor else ())])
     order = {"attack": attacks, "defense": defenses, "seed": seeds}
     keys = [table[c].map({v: i for i, v in enumerate(vals)}) for c, vals in order.items()]
     return table.iloc[np.lexsort(keys[::-1])].reset_index(drop=True)
@@ -173,7 +180,8 @@ def matrix_runs(
 
 def summarize_matrix(runs: pd.DataFrame, *, dataset: str = "", poison_rate: float = np.nan
                      ) -> pd.DataFrame:
-    """Aggregate :func:`matrix_runs` rows to one row per (attack, defense): ``MATRIX_COLUMNS``.
+    """Aggregate :func:`matrix_runs` rows to one row per (attack, defense): ``MATRIX_COLUMNS``
+    (and ``ASR_MATRIX_COLUMNS`` when ``runs`` has the attack success columns).
 
     ``drop`` = clean - poisoned accuracy. ``recovered`` per seed =
     (defended - poisoned) / the mean drop over seeds, so ``recovered_mean`` is
@@ -190,10 +198,11 @@ def summarize_matrix(runs: pd.DataFrame, *, dataset: str = "", poison_rate: floa
     denom = mean_drop.where(mean_drop >= 1.0 / n_test - 1e-12)
     runs = runs.assign(recovered=(runs.defended_accuracy - runs.poisoned_accuracy)
                        / runs.attack.map(denom))
+    stats = [*_STATS, *(c for c in ASR_COLUMNS if c in runs.columns)]
     group = runs.groupby(["attack", "defense"], sort=False)
-    out = group[list(_STATS)].agg(["mean", "std"])
+    out = group[stats].agg(["mean", "std"])
     out.columns = [f"{s}_{k}" for s, k in out.columns]
-    for s in _STATS:  # one seed: std 0, not NaN; a NaN mean keeps a NaN std
+    for s in stats:  # one seed: std 0, not NaN; a NaN mean keeps a NaN std
         col = f"{s}_std"
         out[col] = out[col].where(out[f"{s}_mean"].isna() | out[col].notna(), 0.0)
     out = out.reset_index()
@@ -201,7 +210,8 @@ def summarize_matrix(runs: pd.DataFrame, *, dataset: str = "", poison_rate: floa
     out.insert(1, "poison_rate", poison_rate)
     out.insert(4, "n_seeds", group.size().to_numpy())
     out.insert(5, "n_poison", group["n_poison"].mean().to_numpy())
-    return out[list(MATRIX_COLUMNS)]
+    asr = ASR_MATRIX_COLUMNS if ASR_COLUMNS[0] in runs.columns else ()
+    return out[[*MATRIX_COLUMNS, *asr]]
 
 
 def run_matrix(
@@ -257,8 +267,9 @@ def run_matrix(
         for targeted attacks (``targeted_injection``) ``target_success_poisoned`` and
         ``target_success_defended``, the share of the attack's targets the poisoned and
         the defended model give the attacker's label (NaN for untargeted attacks); for
-        backdoors ``attack_success_clean/poisoned/defended``, the attack success rate
-        (triggered source-class test points given the target label; NaN otherwise).
+        backdoors (when ``attacks`` has one) ``attack_success_clean/poisoned/defended``
+        (``_mean``, ``_std``), each model's attack success rate (held-out source-class test
+        points, trigger stamped, given the target label; NaN for the other attacks).
     """
     runs = matrix_runs(config, attacks, defenses, rate, seeds, n_jobs=n_jobs, scheduler=scheduler,
                        progress=progress)

@@ -5,9 +5,10 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from core.attacks import ATTACKS
-from core.attacks.backdoor import PATCH_PIXELS, Backdoor, make_trigger
+from core.attacks.backdoor import PATCH_PIXELS, Backdoor, CleanLabelBackdoor, make_trigger
 from core.experiment import ExperimentConfig, run_experiment
 from core.metrics import attack_success_rate
+from core.models import make_model
 
 
 def _data(n=100, d=2, seed=0):
@@ -19,18 +20,27 @@ def _data(n=100, d=2, seed=0):
 
 def test_registered():
     assert ATTACKS["backdoor"] is Backdoor
+    assert ATTACKS["backdoor_clean_label"] is CleanLabelBackdoor
+    assert Backdoor.backdoor and CleanLabelBackdoor.backdoor and not ATTACKS["label_flip"].backdoor
+
+
+def _attack(clean_label, rate, **kw):
+    if clean_label:
+        return CleanLabelBackdoor(rate, selection="random", interpolation=0.0, **kw)
+    return Backdoor(rate, **kw)
 
 
 @pytest.mark.parametrize("clean_label", [False, True])
 def test_feature_trigger_shapes_budget_and_labels(clean_label):
     X, y = _data()
-    p = Backdoor(0.05, clean_label=clean_label).poison(X, y, random_state=3)
+    p = _attack(clean_label, 0.05, trigger_value=3.0).poison(X, y, random_state=3)
     assert p.X.shape == (105, 3) and p.X.dtype == np.float64
     assert p.y.dtype == y.dtype and set(np.unique(p.y)) <= {0, 1}
     assert p.n_poison == 5
     np.testing.assert_array_equal(p.X[:100, :2], X)
     # the trigger is present exactly on the poison
     np.testing.assert_array_equal(p.X[:, 2] == 3.0, p.is_poison)
+    np.testing.assert_array_equal(p.trigger.present(p.X), p.is_poison)
     assert np.all(p.X[~p.is_poison, 2] == 0.0)
     assert np.all(p.y[p.is_poison] == 1)
     # poison copies real points of the source (or, clean-label, the target) class
@@ -43,6 +53,7 @@ def test_feature_trigger_shapes_budget_and_labels(clean_label):
 def test_budget_capped_by_the_class_and_deterministic():
     X, y = _data()
     p = Backdoor(0.9).poison(X, y, random_state=1)
+    assert CleanLabelBackdoor(0.9, selection="random").poison(X, y, random_state=1).n_poison == 50
     assert p.n_poison == 50  # only 50 source-class points to copy
     a = Backdoor(0.1).poison(X, y, random_state=7)
     b = Backdoor(0.1).poison(X, y, random_state=7)
@@ -73,6 +84,24 @@ def test_column_trigger_and_errors():
         Backdoor(0.1, source_label=1).poison(X, y)
     with pytest.raises(ValueError, match="trigger="):
         Backdoor(0.1, trigger="pixel")
+    with pytest.raises(ValueError, match="trigger_value=0"):
+        Backdoor(0.1, trigger_value=0.0).poison(X, y)
+    with pytest.raises(ValueError, match="needs the victim model"):
+        CleanLabelBackdoor(0.1).poison(X, y)
+
+
+def test_clean_label_copies_the_hardest_target_points_and_moves_them():
+    X, y = _data(n=200)
+    model = make_model("logreg")
+    p = CleanLabelBackdoor(0.05, interpolation=0.0).poison(X, y, model=model, random_state=0)
+    assert p.n_poison == 10 and np.all(p.y[p.is_poison] == 1)
+    margin = model.fit(X, y).decision_function(X)
+    hardest = np.sort(np.flatnonzero(y == 1)[np.argsort(margin[y == 1])[:10]])
+    np.testing.assert_array_equal(p.X[p.is_poison, :2], X[hardest])
+    half = CleanLabelBackdoor(0.05, interpolation=0.5).poison(X, y, model=model, random_state=0)
+    mu = X[y == 0].mean(axis=0)
+    np.testing.assert_allclose(half.X[half.is_poison, :2], (X[hardest] + mu) / 2)
+    assert np.all(half.X[half.is_poison, 2] == 1.0)
 
 
 class _Const:
@@ -108,7 +137,12 @@ def test_run_reports_attack_success_and_grid():
     assert r.attack_success["clean"] < 0.2 < 0.9 < r.attack_success["poisoned"]
     assert r.X_clean.shape[1] == r.X_test.shape[1] == r.X_train.shape[1] == 3
     assert np.all(r.X_test[:, 2] == 0)
-    assert r.grid.clean.shape == (20, 20)
+    assert r.grid.clean.shape == r.grid_triggered.clean.shape == (20, 20)
+    # with the trigger on, the poisoned model's positive region grows; the clean one's hardly
+    on, off = r.grid_triggered, r.grid
+    assert (on.poisoned > 0).mean() > (off.poisoned > 0).mean() + 0.3
+    assert abs((on.clean > 0).mean() - (off.clean > 0).mean()) < 0.1
+    assert "grid_triggered" in r.to_dict(arrays=True)
     assert r.project(r.X_train).shape == (len(r.y_train), 2)
     s = r.summary()
     assert s["attack_success"] == r.attack_success and s["trigger"]["added"] is True

@@ -60,12 +60,15 @@ class Attack(Declared, ABC):
     ``Attack(rate, **params)``: the budget, then the declared parameters by name
     (see :mod:`core.params`). Class attributes the UI and the CLI read besides the
     declaration: ``cost`` (when the dashboard runs it in the background) and
-    ``targeted`` (it picks target points and reports their success rate).
+    ``targeted`` (it picks target points and reports their success rate) and
+    ``backdoor`` (it plants a trigger: its :class:`PoisonedSet` carries ``trigger``
+    and the run reports the attack success rate).
     """
 
     name: ClassVar[str]
     summary: ClassVar[str]
     targeted: ClassVar[bool] = False
+    backdoor: ClassVar[bool] = False
 
     def __init__(self, rate: float = 0.1, **params) -> None:
         self.rate = check_real(RATE.name, rate, RATE.low, RATE.high, high_open=True)
