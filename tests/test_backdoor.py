@@ -164,3 +164,41 @@ def test_matrix_and_sweep_carry_attack_success():
     assert runs[runs.attack == "label_flip"].attack_success_poisoned.isna().all()
     sweep = run_sweep(base, [0.0, 0.05], seeds=1)
     assert sweep.attack_success_poisoned.iloc[1] > 0.9 > sweep.attack_success_poisoned.iloc[0]
+
+
+def test_cli_run_matrix_and_list_report_the_backdoor():
+    import io
+    import json
+
+    from core.cli import main
+
+    def cli(*args):
+        out = io.StringIO()
+        assert main(list(args), out=out) == 0
+        return out.getvalue()
+
+    run = ["run", "--dataset", "blobs", "--attack", "backdoor", "--poison-rate", "0.05",
+           "--model", "logreg", "--defense", "activation_clustering"]
+    text = cli(*run)
+    assert "backdoor: attack success rate" in text and "poisoned 1.00" in text
+    doc = json.loads(cli(*run, "--json"))
+    assert set(doc["attack_success"]) == {"clean", "poisoned", "defended"}
+    assert doc["trigger"] == {"kind": "feature", "columns": [2], "value": 1.0, "added": True}
+    matrix = cli("matrix", "--dataset", "blobs", "--attacks", "label_flip,backdoor",
+                 "--defenses", "none,oracle", "--seeds", "1", "--rate", "0.05")
+    tail = matrix.split("backdoors: attack success rate")[1].splitlines()
+    assert tail[2].split()[0] == "backdoor" and "label_flip" not in matrix.split("backdoors:")[1]
+    catalogue = json.loads(cli("list", "--json"))["attacks"]
+    assert catalogue["backdoor"]["backdoor"] and not catalogue["label_flip"]["backdoor"]
+
+
+def test_the_scorecard_shows_the_attack_success_rate():
+    from dashboard.callbacks.experiment import scorecard
+
+    r = run_experiment(ExperimentConfig(dataset="blobs", attack="backdoor", poison_rate=0.05,
+                                        model="logreg", defense="activation_clustering",
+                                        grid_resolution=0))
+    text = str(scorecard(r))
+    assert "Attack success" in text and f"{r.attack_success['defended']:.0%}" in text
+    plain = run_experiment(r.config.replace(attack="label_flip"))
+    assert "Attack success" not in str(scorecard(plain))
