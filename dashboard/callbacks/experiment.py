@@ -48,6 +48,12 @@ def scorecard(r: ExperimentResult) -> Any:
         rows.append(("Attacker's targets", f"{round(share['defended'] * n)} / {n}",
                      f"given {want!r} after the defense ({round(share['poisoned'] * n)} / {n} "
                      "by the poisoned model)"))
+    if r.attack_success is not None:  # a backdoor: how often the trigger still works
+        a, want = r.attack_success, r.class_names[r.target_label]
+        rows.append(("Attack success", f"{a['defended']:.0%}",
+                     f"of triggered {r.class_names[r.source_label]!r} test points given "
+                     f"{want!r} after the defense ({a['poisoned']:.0%} poisoned, "
+                     f"{a['clean']:.0%} clean model)"))
     if d.roc_auc is not None:
         rows.append(("ROC AUC", f"{d.roc_auc:.2f}", "how well the score ranks poison first"))
     if d.average_precision is not None:
