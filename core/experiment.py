@@ -50,6 +50,8 @@ CSV_MAX_SAMPLES = 10**9
 
 #: a defense that needs trusted data (roni) gets at least this many trusted points per class
 MIN_TRUSTED_PER_CLASS = 2
+#: backdoors: how many held-out source-class points the result keeps predictions for
+EXAMPLES = 8
 
 
 def trusted_size(trusted_fraction: float, n_total: int) -> int:
@@ -365,6 +367,10 @@ class ExperimentResult:
     source_label: int | None = None
     attack_success: dict[str, float] | None = None
     grid_triggered: DecisionGrid | None = None
+    # backdoors: the first EXAMPLES held-out source-class test points (their rows of
+    # X_test) and each model's prediction on them without and with the trigger, e.g.
+    # trigger_examples["poisoned"]["triggered"]: what the digits image grid shows
+    trigger_examples: dict[str, Any] | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -581,6 +587,13 @@ def run_experiment(config: ExperimentConfig, *,
             name: attack_success_rate(m, X_test, y_test, trigger, poisoned.source_label,
                                       poisoned.target_label)
             for name, m in zip(("clean", "poisoned", "defended"), models, strict=True)}
+        rows = np.flatnonzero(np.asarray(y_test) == poisoned.source_label)[:EXAMPLES]
+        shown = X_test[rows]
+        trigger_examples = {"rows": rows, **{
+            name: {"clean": m.predict(shown), "triggered": m.predict(trigger.stamp(shown))}
+            for name, m in zip(("clean", "poisoned", "defended"), models, strict=True)}}
+    else:
+        trigger_examples = None
     lap("score")
 
     grid = grid_triggered = None
@@ -624,6 +637,7 @@ def run_experiment(config: ExperimentConfig, *,
         y_test=y_test,
         grid=grid,
         grid_triggered=grid_triggered,
+        trigger_examples=trigger_examples,
         view=view,
         poison_path=poisoned.path,
         data_notes=tuple(data_notes),

@@ -319,6 +319,18 @@ def campaign_card() -> dbc.Card:
     return card
 
 
+def backdoor_card(figure) -> dbc.Card:
+    """Digits backdoors: held-out images with and without the trigger (mounted when shown,
+    so the graph is sized in a visible container)."""
+    return dbc.Card(dbc.CardBody([
+        html.H6("The backdoor on test images", className="card-title"),
+        html.Div("Held-out images of the source class, as they are and with the trigger "
+                 "stamped; under each, what each model says (green: right, red: wrong, "
+                 "which here means the attacker's label).", className="control-hint"),
+        dcc.Graph(id=ids.GRAPH_BACKDOOR, config=GRAPH_CONFIG, figure=figure),
+    ]), className="shadow-sm mt-2")
+
+
 def export_card() -> dbc.Card:
     def button(cid: str, text: str):
         return dbc.Button(text, id=cid, size="sm", color="secondary", outline=True,
@@ -377,9 +389,15 @@ def build_layout() -> html.Div:
                                    outline=True),
                     ], id=ids.PANEL_PROGRESS_ROW, className="panel-progress-row",
                         style={"display": "none"}),
+                    html.Div(dbc.Switch(
+                        id=ids.TRIGGER_SWITCH, value=False, className="trigger-switch",
+                        label="trigger present: the three models on inputs carrying the "
+                              "backdoor's trigger (dashed: the same model without it)"),
+                        id=ids.TRIGGER_ROW, style={"display": "none"}),
                     dbc.Row([dbc.Col(panel_card(p), md=4, className="panel-col")
                              for p in ("clean", "poisoned", "defended")], className="g-2"),
                     legend(),
+                    html.Div(id=ids.BACKDOOR_CARD),  # digits backdoors: backdoor_card()
                     dbc.Row([
                         dbc.Col(dbc.Card(dbc.CardBody([
                             html.H6("Defense scorecard", className="card-title"),
