@@ -76,16 +76,16 @@ def test_column_trigger_and_errors():
                                                                              random_state=0)
     assert p.X.shape == (110, 3)
     assert np.all(p.X[p.is_poison, 1] == 9.0)
+    last = Backdoor(0.1, trigger="column").poison(X, y, random_state=0)
+    assert last.trigger.columns == (2,)  # column=None: the last one
     with pytest.raises(ValueError, match="trigger='column' needs column in"):
-        Backdoor(0.1, trigger="column").poison(X, y)
+        Backdoor(0.1, trigger="column", column=3).poison(X, y)
     with pytest.raises(ValueError, match="needs 8x8 images"):
         make_trigger(3, trigger="patch")
-    with pytest.raises(ValueError, match="source_label and target_label are both 1"):
-        Backdoor(0.1, source_label=1).poison(X, y)
+    flipped = Backdoor(0.1, target_label=0).poison(X, y, random_state=0)
+    assert flipped.source_label == 1 and np.all(flipped.y[flipped.is_poison] == 0)
     with pytest.raises(ValueError, match="trigger="):
         Backdoor(0.1, trigger="pixel")
-    with pytest.raises(ValueError, match="trigger_value=0"):
-        Backdoor(0.1, trigger_value=0.0).poison(X, y)
     with pytest.raises(ValueError, match="needs the victim model"):
         CleanLabelBackdoor(0.1).poison(X, y)
 

@@ -21,7 +21,7 @@ PATCH_PIXELS: tuple[int, ...] = (6, 7, 14, 15)
 #: the value of a bright pixel in scikit-learn's digits
 PATCH_VALUE = 16.0
 #: what ``trigger`` may be: ``auto`` picks ``patch`` on 8x8 images, ``feature`` elsewhere
-TRIGGER_KINDS: tuple[str, ...] = ("auto", "patch", "feature", "column")
+TRIGGER_KINDS: tuple[str, ...] = ("auto", "feature", "column")
 
 
 @dataclass(frozen=True)
@@ -65,14 +65,14 @@ class Trigger:
 
 def make_trigger(n_features: int, *, trigger: str = "auto", value: float = 1.0,
                  column: int | None = None) -> Trigger:
-    """The trigger for data with ``n_features`` columns.
+    """The trigger for data with ``n_features`` columns (``trigger="patch"``: 8x8 images only).
 
     ``"auto"``: ``"patch"`` on 8x8 images (64 features: a bright 2x2 patch,
     pixels ``PATCH_PIXELS`` set to ``PATCH_VALUE``), else ``"feature"`` (one
     added column, 0 on real data, ``value`` when present). ``"column"`` writes
     ``value`` into the existing ``column``.
     """
-    if trigger not in TRIGGER_KINDS:
+    if trigger not in (*TRIGGER_KINDS, "patch"):
         raise ValueError(f"trigger={trigger!r} is not one of {', '.join(TRIGGER_KINDS)}")
     if trigger == "auto":
         trigger = "patch" if n_features == 64 else "feature"
@@ -81,11 +81,9 @@ def make_trigger(n_features: int, *, trigger: str = "auto", value: float = 1.0,
             raise ValueError(f"trigger='patch' needs 8x8 images (64 features), got {n_features}")
         return Trigger("patch", PATCH_PIXELS, PATCH_VALUE, False)
     if trigger == "feature":
-        if value == 0:
-            raise ValueError("trigger_value=0 is what real data has in the trigger feature; "
-                             "choose a nonzero value")
         return Trigger("feature", (n_features,), float(value), True)
-    if column is None or not 0 <= column < n_features:
+    column = n_features - 1 if column is None else column
+    if not 0 <= column < n_features:
         raise ValueError(f"trigger='column' needs column in [0, {n_features - 1}], "
                          f"got {column!r}")
     return Trigger("column", (int(column),), float(value), False)
@@ -96,13 +94,14 @@ class _TriggerAttack(Attack):
 
     backdoor = True
     params = (
-        Choice("source_label", 0, (0, 1), "the class whose triggered inputs should flip"),
-        Choice("target_label", 1, (0, 1), "the label triggered inputs should get"),
+        Choice("target_label", 1, (0, 1), "the label triggered inputs of the other class "
+               "should get"),
         Choice("trigger", "auto", TRIGGER_KINDS,
                "auto: a corner patch on digits, an extra feature elsewhere"),
         Float("trigger_value", 1.0, -1e6, 1e6,
               "value of the trigger feature (or column) when present"),
-        Int("column", None, 0, 100_000, "the column for trigger=column", nullable=True),
+        Int("column", None, 0, 100_000, "the column for trigger=column (None: the last)",
+            nullable=True),
     )
 
     def _pick(self, X: np.ndarray, y: np.ndarray, n: int, model, rs) -> np.ndarray:
@@ -111,10 +110,12 @@ class _TriggerAttack(Attack):
     def _move(self, base: np.ndarray, y: np.ndarray, pick: np.ndarray) -> np.ndarray:
         return base[pick]
 
+    @property
+    def source_label(self) -> int:
+        """The class whose triggered inputs should get ``target_label``: the other one."""
+        return 1 - self.target_label
+
     def poison(self, X, y, *, model=None, random_state=None) -> PoisonedSet:
-        if self.source_label == self.target_label:
-            raise ValueError(f"{self.name}: source_label and target_label are both "
-                             f"{self.source_label}; they must differ")
         rs = check_random_state(random_state)
         X = np.asarray(X, dtype=float)
         trig = make_trigger(X.shape[1], trigger=self.trigger, value=self.trigger_value,
@@ -163,16 +164,17 @@ class Backdoor(_TriggerAttack):
     rate : float
         Budget, injected points / clean training points (at most as many as the
         source class has points).
-    source_label, target_label : {{0, 1}}, default=0, 1
-        Triggered inputs of ``source_label`` should get ``target_label``.
-    trigger : {{"auto", "patch", "feature", "column"}}, default="auto"
+    target_label : {{0, 1}}, default=1
+        Triggered inputs of the other class (``source_label``) should get it.
+    trigger : {{"auto", "feature", "column"}}, default="auto"
+        ``"auto"``: the patch on 8x8 images, an added feature elsewhere.
     trigger_value : float, default=1.0
-        The value written when the trigger is a feature or a column (nonzero for a
-        feature). A standardizing victim sees the same poisoned training set for
-        every nonzero value; only models that never saw the trigger (the clean one)
-        respond to its size.
+        The value written when the trigger is a feature or a column (0 makes an
+        added feature indistinguishable from absent). A standardizing victim sees
+        the same poisoned training set for every nonzero value; only models that
+        never saw the trigger (the clean one) respond to its size.
     column : int or None
-        The column for ``trigger="column"``.
+        The column for ``trigger="column"`` (None: the last one).
     """
 
     name = "backdoor"
@@ -213,8 +215,8 @@ class CleanLabelBackdoor(_TriggerAttack):
     rate : float
         Budget, injected points / clean training points (at most as many as the
         target class has points).
-    source_label, target_label : {{0, 1}}, default=0, 1
-        Triggered inputs of ``source_label`` should get ``target_label``.
+    target_label : {{0, 1}}, default=1
+        Triggered inputs of the other class (``source_label``) should get it.
     selection : {{"hardest", "random"}}, default="hardest"
         Which target-class points to copy.
     interpolation : float in [0, 0.5], default=0.5
