@@ -84,7 +84,10 @@ def _param_field(kind: str, spec: Param, value) -> html.Div:
         hi = spec.high - (step if spec.high_open else 0)
         shown = value if isinstance(value, (int, float)) else (
             spec.default if isinstance(spec.default, (int, float)) else lo)
-        if (hi - lo) / step <= MAX_SLIDER_STEPS and not spec.nullable:
+        # a wide float range with no declared step (e.g. a trigger value in +-1e6) is typed,
+        # not slid: a hundred steps of 20,000 cannot set it to 1
+        wide = not integer and spec.step is None and hi - lo > 100
+        if (hi - lo) / step <= MAX_SLIDER_STEPS and not spec.nullable and not wide:
             control = _slider(pid, lo, hi, step, shown,
                               marks={lo: f"{lo:g}", hi: f"{hi:g}"})
         else:

@@ -773,3 +773,21 @@ def test_a_digits_backdoor_shows_test_images_with_each_models_prediction():
     stamped = result.trigger.stamp(result.X_test[ex["rows"][:1]])[0].reshape(8, 8)
     band_h = 13
     np.testing.assert_array_equal(z[band_h:band_h + 8, :8], stamped)
+
+
+def test_a_wide_float_parameter_is_typed_not_slid():
+    import dash_bootstrap_components as dbc
+    from dash import dcc
+
+    from dashboard.layout import param_controls
+
+    def control(kind, algorithm, name):
+        for field in param_controls(kind, algorithm, {}):
+            found = [c for c in field.children if getattr(c, "id", None) ==
+                     {"type": ids.PARAM, "kind": kind, "name": name}]
+            if found:
+                return found[0]
+        raise AssertionError(name)
+
+    assert isinstance(control("attack", "backdoor", "trigger_value"), dbc.Input)  # +-1e6
+    assert isinstance(control("attack", "backdoor_clean_label", "interpolation"), dcc.Slider)
