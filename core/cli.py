@@ -273,7 +273,8 @@ def _catalogue() -> dict[str, Any]:
         "datasets": {k: v.description for k, v in DATASETS.items()},
         "models": describe_models(),
         "kernels": list(KERNELS),
-        "attacks": {k: {**v.describe(), "targeted": v.targeted} for k, v in ATTACKS.items()},
+        "attacks": {k: {**v.describe(), "targeted": v.targeted, "backdoor": v.backdoor}
+                    for k, v in ATTACKS.items()},
         "defenses": {k: {**v.describe(), "needs_trusted": v.needs_trusted,
                          "baseline": v.is_baseline} for k, v in DEFENSES.items()},
         "scenarios": {k: v.title for k, v in SCENARIOS.items()},
@@ -319,6 +320,7 @@ def format_result(r: ExperimentResult) -> str:
         f"detection: precision {d.precision:.3f}  recall {d.recall:.3f}  F1 {d.f1:.3f}  "
         f"{verb} {d.n_flagged} ({d.n_poison_caught} poison, {d.n_clean_lost} clean)",
         *_target_lines(r),
+        *_backdoor_lines(r),
         f"time: {r.timings.get('total', 0.0):.2f} s",
     ])
 
@@ -330,6 +332,16 @@ def _target_lines(r: ExperimentResult) -> list[str]:
     s = r.target_success
     return [f"targets: {len(r.targets)} points the attacker wants labelled {label!r}; share "
             f"given it: clean {s['clean']:.2f}  poisoned {s['poisoned']:.2f}  "
+            f"defended {s['defended']:.2f}"]
+
+
+def _backdoor_lines(r: ExperimentResult) -> list[str]:
+    if r.attack_success is None:
+        return []
+    src, want = r.class_names[r.source_label], r.class_names[r.target_label]
+    s = r.attack_success
+    return [f"backdoor: attack success rate (held-out {src!r} test points, trigger stamped, "
+            f"given {want!r}): clean {s['clean']:.2f}  poisoned {s['poisoned']:.2f}  "
             f"defended {s['defended']:.2f}"]
 
 
@@ -500,8 +512,11 @@ def _emit(table, args, out, text: Callable[[], str], whole: dict | None = None) 
 
 def _format_sweep(table) -> str:
     fmt = lambda v: f"{v:.3f}"  # noqa: E731
-    summary = summarize_sweep(table)[["poison_rate", "clean_accuracy_mean",
-                                      "poisoned_accuracy_mean", "defended_accuracy_mean"]]
+    summary = summarize_sweep(table)
+    summary = summary[["poison_rate", "clean_accuracy_mean", "poisoned_accuracy_mean",
+                       "defended_accuracy_mean",
+                       *(c for c in summary.columns if c.startswith("attack_success_")
+                         and c.endswith("_mean"))]]
     return (f"{table.to_string(index=False, float_format=fmt)}\n\nmean over seeds:\n"
             f"{summary.to_string(index=False, float_format=fmt)}")
 
@@ -561,6 +576,20 @@ def format_matrix(table) -> str:
         success.index.name = success.columns.name = None
         lines += ["", "targeted attacks: share of the targets the defended model still gives the "
                   "attacker's label (0 = attack defeated)", success.to_string()]
+    if "attack_success_defended_mean" in table:
+        backdoors = table[table.attack_success_defended_mean.notna()]
+        asr = backdoors.pivot(index="attack", columns="defense",
+                              values="attack_success_defended_mean")
+        asr = asr.loc[[a for a in attacks if a in asr.index], defenses].map(lambda v: f"{v:.2f}")
+        first = backdoors.groupby("attack", sort=False).first()
+        asr.insert(0, "poisoned", first.attack_success_poisoned_mean.loc[asr.index]
+                   .map(lambda v: f"{v:.2f}"))
+        asr.insert(0, "clean", first.attack_success_clean_mean.loc[asr.index]
+                   .map(lambda v: f"{v:.2f}"))
+        asr.index.name = asr.columns.name = None
+        lines += ["", "backdoors: attack success rate of each model (triggered source-class test "
+                  "points given the target label; the clean model's is the level to get back "
+                  "to)", asr.to_string()]
     return "\n".join(lines)
 
 

@@ -18,7 +18,12 @@ from core.attacks import ATTACKS, make_attack
 from core.data_io import CSVLimits, load_csv_dataset
 from core.datasets import CSV, DATASETS, MIN_SAMPLES, Dataset, make_dataset
 from core.defenses import DEFENSES, defense_from_config
-from core.metrics import DetectionMetrics, detection_metrics, target_success_rate
+from core.metrics import (
+    DetectionMetrics,
+    attack_success_rate,
+    detection_metrics,
+    target_success_rate,
+)
 from core.models import (
     C_RANGE,
     DEGREE_RANGE,
@@ -32,7 +37,7 @@ from core.models import (
     make_model,
 )
 from core.params import carry_params
-from core.views import View, make_view
+from core.views import View, make_view, trigger_lift
 
 __all__ = ["ExperimentConfig", "ExperimentResult", "DecisionGrid", "Prepared", "prepare",
            "run_experiment", "config_limits", "trusted_size", "MIN_TRUSTED_PER_CLASS",
@@ -45,6 +50,8 @@ CSV_MAX_SAMPLES = 10**9
 
 #: a defense that needs trusted data (roni) gets at least this many trusted points per class
 MIN_TRUSTED_PER_CLASS = 2
+#: backdoors: how many held-out source-class points the result keeps predictions for
+EXAMPLES = 8
 
 
 def trusted_size(trusted_fraction: float, n_total: int) -> int:
@@ -351,6 +358,19 @@ class ExperimentResult:
     target_label: int | None = None
     target_index: np.ndarray | None = None
     target_success: dict[str, float] | None = None
+    # backdoors: the trigger (a core.attacks.backdoor.Trigger; stamp it on X_test to put it
+    # on), the class whose triggered inputs flip, each model's attack success rate on
+    # held-out source-class test points with the trigger stamped, and the decision grid on
+    # the same plane with the trigger present (the hidden second boundary). X_clean, X_test
+    # are padded like X_train (an added trigger feature is a zero column).
+    trigger: Any = None
+    source_label: int | None = None
+    attack_success: dict[str, float] | None = None
+    grid_triggered: DecisionGrid | None = None
+    # backdoors: the first EXAMPLES held-out source-class test points (their rows of
+    # X_test) and each model's prediction on them without and with the trigger, e.g.
+    # trigger_examples["poisoned"]["triggered"]: what the digits image grid shows
+    trigger_examples: dict[str, Any] | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -359,8 +379,12 @@ class ExperimentResult:
         return len(self.y_clean)
 
     def project(self, X: np.ndarray) -> np.ndarray:
-        """Coordinates of ``X`` in the plane of the decision grid."""
-        return np.asarray(X, dtype=float) if self.view is None else self.view.project(X)
+        """Coordinates of ``X`` in the plane of the decision grid (an added trigger column,
+        the last, is not part of the view)."""
+        X = np.asarray(X, dtype=float)
+        if self.view is None:
+            return X
+        return self.view.project(X[:, :len(self.view.mean)])
 
     @property
     def n_poison(self) -> int:
@@ -380,6 +404,10 @@ class ExperimentResult:
             **({"data_notes": list(self.data_notes)} if self.data_notes else {}),
             **({"target_success": dict(self.target_success), "n_targets": len(self.targets)}
                if self.target_success is not None else {}),
+            **({"attack_success": dict(self.attack_success),
+                "trigger": self.trigger.to_dict(), "source_label": self.source_label,
+                "target_label": self.target_label}
+               if self.attack_success is not None else {}),
         }
 
     def to_dict(self, *, arrays: bool = False, timings: bool = False) -> dict[str, Any]:
@@ -394,6 +422,9 @@ class ExperimentResult:
                 "y_test": self.y_test.tolist(),
             }
             out["grid"] = None if self.grid is None else self.grid.to_dict()
+            if self.trigger is not None:
+                out["grid_triggered"] = (None if self.grid_triggered is None
+                                         else self.grid_triggered.to_dict())
         if timings:
             out["timings"] = dict(self.timings)
         return out
@@ -479,9 +510,16 @@ def run_experiment(config: ExperimentConfig, *,
        model on what it keeps.
     5. Measure the three test accuracies, the defense's detection metrics
        against the true poison mask, for a targeted attack the share of its
-       targets each model gives the attacker's label (``target_success``), and
-       (if ``grid_resolution`` > 0) the three decision-function grids over the
-       bounding box of all points.
+       targets each model gives the attacker's label (``target_success``), for a
+       backdoor each model's attack success rate (``attack_success``, see
+       :func:`core.metrics.attack_success_rate`), and (if ``grid_resolution`` > 0)
+       the three decision-function grids over the bounding box of all points --
+       for a backdoor also with the trigger present (``grid_triggered``).
+
+    A backdoor whose trigger is an added feature returns a training set with one
+    more column; the clean training set, the test set and the trusted sample are
+    padded with a zero column (trigger absent), so all three models and every
+    defense work in the same feature space.
     """
     if not isinstance(config, ExperimentConfig):
         raise TypeError(f"expected an ExperimentConfig, got {type(config).__name__}")
@@ -501,8 +539,7 @@ def run_experiment(config: ExperimentConfig, *,
     data_notes = prep.notes
     lap("dataset")
 
-    clean_model = fit_clone(model, data.X_train, data.y_train)
-    lap("fit_clean")
+    clean_model = None  # fitted after the attack: a backdoor may add its trigger feature
 
     # progress: 100 units; the attack owns 5..85 when it reports progress itself
     report_ = progress or (lambda done, total: None)
@@ -514,6 +551,13 @@ def run_experiment(config: ExperimentConfig, *,
     poisoned = attack.poison(data.X_train, data.y_train, model=model, random_state=attack_seed,
                              **extra)
     lap("attack")
+    trigger = poisoned.trigger
+    X_clean = data.X_train if trigger is None else trigger.pad(data.X_train)
+    if trigger is not None:  # clean, test and trusted data without the trigger (zero column)
+        X_test = trigger.pad(X_test)
+        trusted = None if trusted is None else (trigger.pad(trusted[0]), trusted[1])
+    clean_model = fit_clone(model, X_clean, data.y_train)
+    lap("fit_clean")
     report_(85, 100)
     poisoned_model = fit_clone(model, poisoned.X, poisoned.y)
     lap("fit_poisoned")
@@ -537,17 +581,36 @@ def run_experiment(config: ExperimentConfig, *,
         target_success = {
             name: target_success_rate(m, poisoned.targets, poisoned.target_label)
             for name, m in zip(("clean", "poisoned", "defended"), models, strict=True)}
+    attack_success = None
+    if trigger is not None:
+        attack_success = {
+            name: attack_success_rate(m, X_test, y_test, trigger, poisoned.source_label,
+                                      poisoned.target_label)
+            for name, m in zip(("clean", "poisoned", "defended"), models, strict=True)}
+        rows = np.flatnonzero(np.asarray(y_test) == poisoned.source_label)[:EXAMPLES]
+        shown = X_test[rows]
+        trigger_examples = {"rows": rows, **{
+            name: {"clean": m.predict(shown), "triggered": m.predict(trigger.stamp(shown))}
+            for name, m in zip(("clean", "poisoned", "defended"), models, strict=True)}}
+    else:
+        trigger_examples = None
     lap("score")
 
-    grid = None
+    grid = grid_triggered = None
     view = make_view(data.X_train, data.feature_names)
     if config.grid_resolution > 0:
-        allp = view.project(np.vstack([poisoned.X, X_test]))
+        n_view = data.X_train.shape[1]  # the view ignores an added trigger feature
+        allp = view.project(np.vstack([poisoned.X, X_test])[:, :n_view])
         lo, hi = allp.min(axis=0), allp.max(axis=0)
         pad = 0.05 * np.where(hi > lo, hi - lo, 1.0)
-        gx, gy, *values = decision_grid(models, np.array([lo - pad, hi + pad]),
-                                        config.grid_resolution, lift=view.lift)
+        bounds = np.array([lo - pad, hi + pad])
+        gx, gy, *values = decision_grid(models, bounds, config.grid_resolution,
+                                        lift=trigger_lift(view, trigger, present=False))
         grid = DecisionGrid(gx, gy, *values)
+        if trigger is not None:  # the same plane with the trigger on: the hidden boundary
+            gx, gy, *values = decision_grid(models, bounds, config.grid_resolution,
+                                            lift=trigger_lift(view, trigger, present=True))
+            grid_triggered = DecisionGrid(gx, gy, *values)
         lap("grid")
     timings["total"] = time.perf_counter() - t0
     report_(100, 100)
@@ -561,7 +624,7 @@ def run_experiment(config: ExperimentConfig, *,
         relabels=report.relabels,
         feature_names=data.feature_names,
         class_names=data.class_names,
-        X_clean=data.X_train,
+        X_clean=X_clean,
         y_clean=data.y_train,
         X_train=poisoned.X,
         y_train=poisoned.y,
@@ -573,6 +636,8 @@ def run_experiment(config: ExperimentConfig, *,
         X_test=X_test,
         y_test=y_test,
         grid=grid,
+        grid_triggered=grid_triggered,
+        trigger_examples=trigger_examples,
         view=view,
         poison_path=poisoned.path,
         data_notes=tuple(data_notes),
@@ -580,6 +645,9 @@ def run_experiment(config: ExperimentConfig, *,
         target_label=poisoned.target_label,
         target_index=poisoned.target_index,
         target_success=target_success,
+        trigger=trigger,
+        source_label=poisoned.source_label,
+        attack_success=attack_success,
         timings=timings,
     )
 

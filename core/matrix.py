@@ -11,13 +11,13 @@ from core._validation import check_choice, check_real
 from core.attacks import ATTACKS, make_attack
 from core.defenses import DEFENSES, defense_from_config
 from core.experiment import ExperimentConfig, derive_seeds, prepare
-from core.metrics import detection_metrics, target_success_rate
+from core.metrics import attack_success_rate, detection_metrics, target_success_rate
 from core.models import fit_clone
 from core.parallel import check_n_jobs, check_scheduler, run_tasks
 from core.sweeps import check_seeds
 
 __all__ = ["run_matrix", "matrix_runs", "matrix_config", "summarize_matrix", "MATRIX_COLUMNS",
-           "RUN_COLUMNS", "MATRIX_TRUSTED_FRACTION"]
+           "RUN_COLUMNS", "ASR_COLUMNS", "ASR_MATRIX_COLUMNS", "MATRIX_TRUSTED_FRACTION"]
 
 Progress = Callable[[int, int], None]
 
@@ -30,6 +30,10 @@ RUN_COLUMNS: tuple[str, ...] = (
     "defended_accuracy", "precision", "recall", "f1", "n_flagged", "n_clean_lost", "roc_auc",
     "average_precision", "target_success_poisoned", "target_success_defended",
 )
+#: appended to ``RUN_COLUMNS`` when the matrix has a backdoor (``ATTACKS[a].backdoor``): each
+#: model's attack success rate (NaN in the rows of the other attacks)
+ASR_COLUMNS: tuple[str, ...] = (
+    "attack_success_clean", "attack_success_poisoned", "attack_success_defended")
 
 _STATS = ("clean_accuracy", "poisoned_accuracy", "defended_accuracy", "drop", "recovered", "f1",
           "precision", "recall", "roc_auc", "average_precision", "target_success_poisoned",
@@ -40,6 +44,9 @@ MATRIX_COLUMNS: tuple[str, ...] = (
     "dataset", "poison_rate", "attack", "defense", "n_seeds", "n_poison",
     *(f"{s}_{k}" for s in _STATS for k in ("mean", "std")),
 )
+#: appended to ``MATRIX_COLUMNS`` when the matrix has a backdoor
+ASR_MATRIX_COLUMNS: tuple[str, ...] = tuple(f"{s}_{k}" for s in ASR_COLUMNS
+                                            for k in ("mean", "std"))
 
 
 def _names(kind: str, names: Iterable[str] | None, registry: dict) -> list[str]:
@@ -67,9 +74,14 @@ def _attack_rows(config: ExperimentConfig, defenses: Sequence[str]) -> list[dict
     data, X_test, y_test, trusted, model = prep.data, prep.X_test, prep.y_test, prep.trusted, \
         prep.model
     _, attack_seed, defense_seed = derive_seeds(config.seed)
-    clean_acc = float(fit_clone(model, data.X_train, data.y_train).score(X_test, y_test))
     poisoned = make_attack(config.attack, config.poison_rate, **config.attack_params).poison(
         data.X_train, data.y_train, model=model, random_state=attack_seed)
+    trigger, X_clean = poisoned.trigger, data.X_train
+    if trigger is not None:  # a backdoor's added trigger feature: zeros on real data
+        X_clean, X_test = trigger.pad(X_clean), trigger.pad(X_test)
+        trusted = None if trusted is None else (trigger.pad(trusted[0]), trusted[1])
+    clean_model = fit_clone(model, X_clean, data.y_train)
+    clean_acc = float(clean_model.score(X_test, y_test))
     poisoned_model = fit_clone(model, poisoned.X, poisoned.y)
     poisoned_acc = float(poisoned_model.score(X_test, y_test))
 
@@ -78,7 +90,14 @@ def _attack_rows(config: ExperimentConfig, defenses: Sequence[str]) -> list[dict
             return np.nan
         return target_success_rate(m, poisoned.targets, poisoned.target_label)
 
+    def asr(m) -> float:  # NaN for attacks without a trigger
+        if trigger is None:
+            return np.nan
+        return attack_success_rate(m, X_test, y_test, trigger, poisoned.source_label,
+                                   poisoned.target_label)
+
     success_poisoned = success(poisoned_model)
+    asr_clean, asr_poisoned = asr(clean_model), asr(poisoned_model)
     rows = []
     for name in defenses:
         report = defense_from_config(config.replace(defense=name)).sanitize(
@@ -98,6 +117,8 @@ def _attack_rows(config: ExperimentConfig, defenses: Sequence[str]) -> list[dict
             "average_precision": np.nan if d.average_precision is None else d.average_precision,
             "target_success_poisoned": success_poisoned,
             "target_success_defended": success(defended),
+            "attack_success_clean": asr_clean, "attack_success_poisoned": asr_poisoned,
+            "attack_success_defended": asr(defended),
         })
     return rows
 
@@ -132,7 +153,8 @@ def matrix_runs(
     scheduler: str | None = None,
     progress: Progress | None = None,
 ) -> pd.DataFrame:
-    """Every (attack, defense, seed) run of the matrix: columns ``RUN_COLUMNS``.
+    """Every (attack, defense, seed) run of the matrix: columns ``RUN_COLUMNS`` (and
+    ``ASR_COLUMNS`` when an attack is a backdoor).
 
     Same parameters as :func:`run_matrix`; rows ordered by attack, defense, seed
     (in the order given). ``roc_auc`` / ``average_precision`` are NaN where undefined.
@@ -149,7 +171,8 @@ def matrix_runs(
     parts = run_tasks(_attack_job, [(c, defenses) for c in jobs], n_jobs=n_jobs,
                       scheduler=scheduler, progress=progress)
     rows = [row for part in parts for row in part]
-    table = pd.DataFrame(rows, columns=list(RUN_COLUMNS))
+    backdoor = any(ATTACKS[a].backdoor for a in attacks)
+    table = pd.DataFrame(rows, columns=[*RUN_COLUMNS, *(ASR_COLUMNS if backdoor else ())])
     order = {"attack": attacks, "defense": defenses, "seed": seeds}
     keys = [table[c].map({v: i for i, v in enumerate(vals)}) for c, vals in order.items()]
     return table.iloc[np.lexsort(keys[::-1])].reset_index(drop=True)
@@ -157,7 +180,8 @@ def matrix_runs(
 
 def summarize_matrix(runs: pd.DataFrame, *, dataset: str = "", poison_rate: float = np.nan
                      ) -> pd.DataFrame:
-    """Aggregate :func:`matrix_runs` rows to one row per (attack, defense): ``MATRIX_COLUMNS``.
+    """Aggregate :func:`matrix_runs` rows to one row per (attack, defense): ``MATRIX_COLUMNS``
+    (and ``ASR_MATRIX_COLUMNS`` when ``runs`` has the attack success columns).
 
     ``drop`` = clean - poisoned accuracy. ``recovered`` per seed =
     (defended - poisoned) / the mean drop over seeds, so ``recovered_mean`` is
@@ -174,10 +198,11 @@ def summarize_matrix(runs: pd.DataFrame, *, dataset: str = "", poison_rate: floa
     denom = mean_drop.where(mean_drop >= 1.0 / n_test - 1e-12)
     runs = runs.assign(recovered=(runs.defended_accuracy - runs.poisoned_accuracy)
                        / runs.attack.map(denom))
+    stats = [*_STATS, *(c for c in ASR_COLUMNS if c in runs.columns)]
     group = runs.groupby(["attack", "defense"], sort=False)
-    out = group[list(_STATS)].agg(["mean", "std"])
+    out = group[stats].agg(["mean", "std"])
     out.columns = [f"{s}_{k}" for s, k in out.columns]
-    for s in _STATS:  # one seed: std 0, not NaN; a NaN mean keeps a NaN std
+    for s in stats:  # one seed: std 0, not NaN; a NaN mean keeps a NaN std
         col = f"{s}_std"
         out[col] = out[col].where(out[f"{s}_mean"].isna() | out[col].notna(), 0.0)
     out = out.reset_index()
@@ -185,7 +210,8 @@ def summarize_matrix(runs: pd.DataFrame, *, dataset: str = "", poison_rate: floa
     out.insert(1, "poison_rate", poison_rate)
     out.insert(4, "n_seeds", group.size().to_numpy())
     out.insert(5, "n_poison", group["n_poison"].mean().to_numpy())
-    return out[list(MATRIX_COLUMNS)]
+    asr = ASR_MATRIX_COLUMNS if ASR_COLUMNS[0] in runs.columns else ()
+    return out[[*MATRIX_COLUMNS, *asr]]
 
 
 def run_matrix(
@@ -240,7 +266,10 @@ def run_matrix(
         detection ``f1``, ``precision``, ``recall``, ``roc_auc``, ``average_precision``;
         for targeted attacks (``targeted_injection``) ``target_success_poisoned`` and
         ``target_success_defended``, the share of the attack's targets the poisoned and
-        the defended model give the attacker's label (NaN for untargeted attacks).
+        the defended model give the attacker's label (NaN for untargeted attacks); for
+        backdoors (when ``attacks`` has one) ``attack_success_clean/poisoned/defended``
+        (``_mean``, ``_std``), each model's attack success rate (held-out source-class test
+        points, trigger stamped, given the target label; NaN for the other attacks).
     """
     runs = matrix_runs(config, attacks, defenses, rate, seeds, n_jobs=n_jobs, scheduler=scheduler,
                        progress=progress)

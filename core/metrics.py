@@ -14,7 +14,8 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-__all__ = ["DetectionMetrics", "detection_metrics", "detection_curves", "target_success_rate"]
+__all__ = ["DetectionMetrics", "detection_metrics", "detection_curves", "target_success_rate",
+           "attack_success_rate"]
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,20 @@ def target_success_rate(model, targets: np.ndarray, target_label: int) -> float:
     if targets.ndim != 2 or len(targets) == 0:
         raise ValueError(f"targets has shape {targets.shape}; expected (n_targets, n_features)")
     return float(np.mean(model.predict(targets) == target_label))
+
+
+def attack_success_rate(model, X_test: np.ndarray, y_test: np.ndarray, trigger,
+                        source_label: int, target_label: int) -> float:
+    """Share of held-out ``source_label`` test points, trigger stamped, given ``target_label``.
+
+    The success measure of a backdoor (ASR). ``X_test`` is the clean test set in the
+    poisoned set's feature space (``trigger.pad`` applied); ``trigger.stamp`` puts
+    the trigger on. NaN when the test set has no ``source_label`` point.
+    """
+    X_src = np.asarray(X_test, dtype=float)[np.asarray(y_test) == source_label]
+    if len(X_src) == 0:
+        return float("nan")
+    return float(np.mean(model.predict(trigger.stamp(X_src)) == target_label))
 
 
 def _floats(a: np.ndarray) -> list:

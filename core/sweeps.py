@@ -7,15 +7,20 @@ from collections.abc import Callable, Iterable, Sequence
 import pandas as pd
 
 from core._validation import check_int, check_real
+from core.attacks import ATTACKS
 from core.experiment import ExperimentConfig, run_experiment
 from core.parallel import check_n_jobs, check_scheduler, run_tasks
 
-__all__ = ["run_sweep", "summarize_sweep", "SWEEP_COLUMNS", "check_rates", "check_seeds"]
+__all__ = ["run_sweep", "summarize_sweep", "SWEEP_COLUMNS", "SWEEP_ASR_COLUMNS",
+           "check_rates", "check_seeds"]
 
 SWEEP_COLUMNS: tuple[str, ...] = (
     "poison_rate", "seed", "n_poison", "clean_accuracy", "poisoned_accuracy",
     "defended_accuracy", "precision", "recall", "f1", "n_flagged", "n_clean_lost",
 )
+#: appended to ``SWEEP_COLUMNS`` when the attack is a backdoor: each model's attack success rate
+SWEEP_ASR_COLUMNS: tuple[str, ...] = (
+    "attack_success_clean", "attack_success_poisoned", "attack_success_defended")
 
 Progress = Callable[[int, int], None]
 
@@ -47,6 +52,8 @@ def _row(config: ExperimentConfig) -> dict:
         "clean_accuracy": r.clean_accuracy, "poisoned_accuracy": r.poisoned_accuracy,
         "defended_accuracy": r.defended_accuracy, "precision": d.precision, "recall": d.recall,
         "f1": d.f1, "n_flagged": d.n_flagged, "n_clean_lost": d.n_clean_lost,
+        **({f"attack_success_{k}": r.attack_success[k] for k in ("clean", "poisoned", "defended")}
+           if r.attack_success is not None else {}),
     }
 
 
@@ -81,7 +88,8 @@ def run_sweep(
     Returns
     -------
     DataFrame
-        One row per (rate, seed), columns ``SWEEP_COLUMNS``, ordered by rate then seed.
+        One row per (rate, seed), columns ``SWEEP_COLUMNS``, ordered by rate then seed;
+        for a backdoor also ``SWEEP_ASR_COLUMNS``, each model's attack success rate.
     """
     rates = check_rates(rates)
     seeds = check_seeds(seeds, config.seed)
@@ -90,12 +98,14 @@ def run_sweep(
     configs = [config.replace(poison_rate=r, seed=s, grid_resolution=0)
                for r in rates for s in seeds]
     rows = run_tasks(_row, configs, n_jobs=n_jobs, scheduler=scheduler, progress=progress)
-    return pd.DataFrame(rows, columns=list(SWEEP_COLUMNS))
+    asr = SWEEP_ASR_COLUMNS if ATTACKS[config.attack].backdoor else ()
+    return pd.DataFrame(rows, columns=[*SWEEP_COLUMNS, *asr])
 
 
 def summarize_sweep(table: pd.DataFrame) -> pd.DataFrame:
-    """Mean and standard deviation of each accuracy per poison rate."""
-    cols = ["clean_accuracy", "poisoned_accuracy", "defended_accuracy", "recall", "precision"]
+    """Mean and standard deviation of each accuracy (and attack success rate) per poison rate."""
+    cols = ["clean_accuracy", "poisoned_accuracy", "defended_accuracy", "recall", "precision",
+            *(c for c in SWEEP_ASR_COLUMNS if c in table.columns)]
     out = table.groupby("poison_rate")[cols].agg(["mean", "std"])
     out.columns = [f"{c}_{s}" for c, s in out.columns]
     return out.fillna(0.0).reset_index()

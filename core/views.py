@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.decomposition import PCA
 
-__all__ = ["View", "make_view"]
+__all__ = ["View", "make_view", "trigger_lift"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,3 +56,18 @@ def make_view(X: np.ndarray, feature_names: tuple[str, ...]) -> View:
             "contour is the model's decision function on that plane through the data's mean "
             "(a slice).")
     return View(mean + scale * pca.mean_, pca.components_, scale, names, note)
+
+
+def trigger_lift(view: View, trigger=None, *, present: bool = False):
+    """``view.lift`` into a backdoored feature space, with the trigger absent or present.
+
+    ``trigger`` is a backdoor's :class:`core.attacks.backdoor.Trigger` (None: plain
+    ``view.lift``). Lifted points get the trigger's added feature as 0 (absent) or
+    have the trigger stamped (``present=True``), so a decision grid evaluated on
+    them shows the models with and without the trigger on the same plane.
+    """
+    if trigger is None:
+        return view.lift
+    if present:
+        return lambda P: trigger.stamp(trigger.pad(view.lift(P)))
+    return lambda P: trigger.pad(view.lift(P))

@@ -40,7 +40,8 @@ def request_body(config: ExperimentConfig) -> dict:
         "output": ".." + "...".join(f"{i}.{p}" for i, p in OUTPUTS) + "..",
         "outputs": [{"id": i, "property": p} for i, p in OUTPUTS],
         "inputs": [{"id": ids.CONFIG_STORE, "property": "data",
-                    "value": {"config": config.to_dict(), "scenario": None, "problems": []}}],
+                    "value": {"config": config.to_dict(), "scenario": None, "problems": []}},
+                   {"id": ids.TRIGGER_SWITCH, "property": "value", "value": False}],
         "changedPropIds": [f"{ids.CONFIG_STORE}.data"],
         "state": [],
     }

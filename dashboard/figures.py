@@ -91,18 +91,26 @@ def _level_zero(g, z: np.ndarray, *, name: str, color: str, width: float, dash: 
                 colorscale=[[0, color], [1, color]], hoverinfo="skip")
 
 
-def decision_panel_spec(result: ExperimentResult, panel: str, *, height: int = 360) -> dict:
+def decision_panel_spec(result: ExperimentResult, panel: str, *, height: int = 360,
+                        triggered: bool = False) -> dict:
     """The plotly figure dict behind :func:`decision_panel` (what the dashboard sends).
 
     Built as a plain dict because plotly's validation of graph objects costs more
     than the experiment itself at interactive speed; ``go.Figure(spec)`` validates it.
+    ``triggered``: a backdoor's models on the same plane with the trigger present
+    (``result.grid_triggered``), their trigger-free boundary dashed beside it.
     """
     if panel not in PANELS:
         raise ValueError(f"panel={panel!r} is not one of: {', '.join(PANELS)}")
     g = result.grid
     if g is None:
         raise ValueError("the result has no decision grid (grid_resolution=0)")
+    if triggered and result.grid_triggered is None:
+        raise ValueError("the result has no grid with a trigger (the attack is not a backdoor)")
     lim = color_limit(result)
+    plain = getattr(g, panel)
+    if triggered:
+        g = result.grid_triggered
     z = getattr(g, panel)
     names = result.class_names
     data: list[dict] = [dict(
@@ -111,10 +119,14 @@ def decision_panel_spec(result: ExperimentResult, panel: str, *, height: int = 3
         colorscale=[[0.0, REGION_COLORS[0]], [0.5, REGION_COLORS[1]], [1.0, REGION_COLORS[2]]],
         line=dict(width=0), showscale=False, hoverinfo="skip",
     )]
-    if panel != "clean":  # where the clean boundary was: the movement at a glance
+    if triggered:  # the same model without the trigger: the boundary everyone else sees
+        data.append(_level_zero(g, plain, name="boundary without the trigger",
+                                color=CLEAN_BOUNDARY_COLOR, width=2, dash="dash"))
+    elif panel != "clean":  # where the clean boundary was: the movement at a glance
         data.append(_level_zero(g, g.clean, name="clean boundary", color=CLEAN_BOUNDARY_COLOR,
                                 width=2, dash="dash"))
-    data.append(_level_zero(g, z, name="boundary", color=BOUNDARY_COLOR, width=3, dash="solid"))
+    data.append(_level_zero(g, z, name="boundary with the trigger" if triggered else "boundary",
+                            color=BOUNDARY_COLOR, width=3, dash="solid"))
 
     if panel == "clean":
         data += _points(result.project(result.X_clean), result.y_clean, names, name="training")
@@ -187,6 +199,48 @@ def decision_panel_spec(result: ExperimentResult, panel: str, *, height: int = 3
         yaxis=dict(range=[g.y[0], g.y[-1]], title=dict(text=names_xy[1]), **axis),
     )
     return dict(data=data, layout=layout)
+
+
+def backdoor_examples(result: ExperimentResult, *, height: int = 330) -> go.Figure:
+    """Digits: held-out source-class images, clean (top row) and with the trigger (bottom),
+    and each model's prediction under each (green: the true class, red: anything else).
+
+    Reads ``result.trigger_examples`` (core's predictions); 8x8 images only.
+    """
+    ex = result.trigger_examples
+    if ex is None or result.X_test.shape[1] != 64:
+        raise ValueError("backdoor examples need a backdoor on 8x8 images (digits)")
+    rows = np.asarray(ex["rows"])
+    n, w = len(rows), 10  # each image 8 pixels wide plus a gap of 2
+    clean = result.X_test[rows]
+    bands = (("clean", clean), ("triggered", result.trigger.stamp(clean)))
+    band_h = 8 + 5  # the image, then three lines of predictions
+    mosaic = np.full((2 * band_h, n * w), np.nan)
+    for b, (_, imgs) in enumerate(bands):
+        for i, img in enumerate(imgs):
+            mosaic[b * band_h:b * band_h + 8, i * w:i * w + 8] = img.reshape(8, 8)
+    names, truth = result.class_names, result.source_label
+    notes = []
+    for b, (band, _) in enumerate(bands):
+        notes.append(dict(xref="paper", x=-0.01, y=b * band_h + 3.5, xanchor="right",
+                          showarrow=False,
+                          text="clean" if band == "clean" else "with the<br>trigger",
+                          font=dict(size=11)))
+        for i in range(n):
+            for j, stage in enumerate(PANELS):
+                pred = int(ex[stage][band][i])
+                notes.append(dict(
+                    x=i * w + 3.5, y=b * band_h + 8.9 + 1.3 * j, showarrow=False,
+                    text=f"{stage}: {names[pred]}",
+                    font=dict(size=9, color="#15803d" if pred == truth else POISON_COLOR)))
+    fig = go.Figure(go.Heatmap(z=mosaic, colorscale="Greys", showscale=False, zmin=0,
+                               zmax=float(np.nanmax(mosaic)) or 1.0, hoverinfo="skip"))
+    _base_layout(fig, height=height)
+    fig.update_layout(annotations=notes, margin=dict(l=70, r=4, t=4, b=4),
+                      plot_bgcolor="white")
+    fig.update_xaxes(visible=False, range=[-0.6, n * w - 1.5])
+    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
+    return fig
 
 
 def decision_panel(result: ExperimentResult, panel: str, *, height: int = 360) -> go.Figure:

@@ -112,6 +112,10 @@ STORY_INFO = "story-info"
 
 # derived ids: the wrapper of a control (its label, hint; hidden together), the progress row
 PANEL_PROGRESS_ROW = f"{PANEL_PROGRESS}-row"
+TRIGGER_ROW = "trigger-row"  # the backdoor's "trigger present" switch, shown for backdoors
+TRIGGER_SWITCH = "trigger-switch"
+BACKDOOR_CARD = "backdoor-card"  # digits: test images with and without the trigger
+GRAPH_BACKDOOR = "graph-backdoor"
 
 
 def field(control: str) -> str:

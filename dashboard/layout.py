@@ -84,7 +84,10 @@ def _param_field(kind: str, spec: Param, value) -> html.Div:
         hi = spec.high - (step if spec.high_open else 0)
         shown = value if isinstance(value, (int, float)) else (
             spec.default if isinstance(spec.default, (int, float)) else lo)
-        if (hi - lo) / step <= MAX_SLIDER_STEPS and not spec.nullable:
+        # a wide float range with no declared step (e.g. a trigger value in +-1e6) is typed,
+        # not slid: a hundred steps of 20,000 cannot set it to 1
+        wide = not integer and spec.step is None and hi - lo > 100
+        if (hi - lo) / step <= MAX_SLIDER_STEPS and not spec.nullable and not wide:
             control = _slider(pid, lo, hi, step, shown,
                               marks={lo: f"{lo:g}", hi: f"{hi:g}"})
         else:
@@ -319,6 +322,18 @@ def campaign_card() -> dbc.Card:
     return card
 
 
+def backdoor_card(figure) -> dbc.Card:
+    """Digits backdoors: held-out images with and without the trigger (mounted when shown,
+    so the graph is sized in a visible container)."""
+    return dbc.Card(dbc.CardBody([
+        html.H6("The backdoor on test images", className="card-title"),
+        html.Div("Held-out images of the source class, as they are and with the trigger "
+                 "stamped; under each, what each model says (green: right, red: wrong, "
+                 "which here means the attacker's label).", className="control-hint"),
+        dcc.Graph(id=ids.GRAPH_BACKDOOR, config=GRAPH_CONFIG, figure=figure),
+    ]), className="shadow-sm mt-2")
+
+
 def export_card() -> dbc.Card:
     def button(cid: str, text: str):
         return dbc.Button(text, id=cid, size="sm", color="secondary", outline=True,
@@ -377,9 +392,15 @@ def build_layout() -> html.Div:
                                    outline=True),
                     ], id=ids.PANEL_PROGRESS_ROW, className="panel-progress-row",
                         style={"display": "none"}),
+                    html.Div(dbc.Switch(
+                        id=ids.TRIGGER_SWITCH, value=False, className="trigger-switch",
+                        label="trigger present: the three models on inputs carrying the "
+                              "backdoor's trigger (dashed: the same model without it)"),
+                        id=ids.TRIGGER_ROW, style={"display": "none"}),
                     dbc.Row([dbc.Col(panel_card(p), md=4, className="panel-col")
                              for p in ("clean", "poisoned", "defended")], className="g-2"),
                     legend(),
+                    html.Div(id=ids.BACKDOOR_CARD),  # digits backdoors: backdoor_card()
                     dbc.Row([
                         dbc.Col(dbc.Card(dbc.CardBody([
                             html.H6("Defense scorecard", className="card-title"),

@@ -171,6 +171,17 @@ def compute(config: ExperimentConfig) -> tuple[ExperimentResult, tuple[dict, ...
     return _cached(config.key())
 
 
+@lru_cache(maxsize=CACHE_SIZE)
+def _triggered(config_key: str) -> tuple[dict, ...]:
+    result, _ = _cached(config_key)
+    return tuple(decision_panel_spec(result, p, triggered=True) for p in PANELS)
+
+
+def triggered_figures(config: ExperimentConfig) -> tuple[dict, ...]:
+    """A backdoor's three figures with the trigger present (memoized like ``compute``)."""
+    return _triggered(config.key())
+
+
 #: a job that has waited this many times its CPU limit for the CPU is stopped as well
 BUSY_FACTOR = 10
 
@@ -369,7 +380,8 @@ def clear_stories() -> None:
 
 
 
-__all__ = ["compute", "compute_in_background", "runs_in_background", "upload_table",
+__all__ = ["compute", "triggered_figures", "compute_in_background", "runs_in_background",
+           "upload_table",
            "dask_scheduler", "sweep_key", "job_time_limit", "story_for", "preview_for",
            "story_at", "prefetch", "clear_stories", "StoryMemo", "after_response"]
 

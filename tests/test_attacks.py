@@ -1,5 +1,7 @@
 """The shared contract every registered attack must meet, plus per-attack properties."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -24,7 +26,13 @@ def test_attack_contract(name, rate, data):
     p = make_attack(name, rate).poison(X, y, model=MODEL, random_state=0)
     n = len(y)
     assert np.array_equal(X, X0) and np.array_equal(y, y0), "attack mutated its input"
-    assert p.X.ndim == 2 and p.X.shape[1] == X.shape[1] and p.X.dtype == np.float64
+    # a backdoor whose trigger is an added feature has exactly one more column (zeros on
+    # the clean rows); every other attack keeps the feature space
+    extra = int(p.trigger is not None and p.trigger.added)
+    assert p.X.ndim == 2 and p.X.shape[1] == X.shape[1] + extra and p.X.dtype == np.float64
+    if extra:
+        assert np.all(p.X[:n, -1] == 0)
+        p = replace(p, X=p.X[:, :-1])
     assert p.y.shape == (len(p.X),) and p.is_poison.shape == (len(p.X),)
     assert p.is_poison.dtype == bool and p.y.dtype == y.dtype
     assert set(np.unique(p.y)) <= {0, 1}

@@ -172,6 +172,27 @@ def test_matrix_heatmap_runs_and_a_click_loads_the_pair(page: Page, live_app, pa
     assert page_errors == []
 
 
+def test_the_trigger_switch_redraws_the_backdoor_and_digits_show_images(page: Page, live_app,
+                                                                        page_errors, tmp_path):
+    page.goto(live_app + "/?dataset=moons&attack=backdoor&poison-rate=0.05")
+    wait_for_panels(page)
+    names = """() => document.querySelector('#graph-poisoned .js-plotly-plot').data
+                     .map(t => t.name)"""
+    assert "boundary with the trigger" not in page.evaluate(names)
+    page.locator("#trigger-row label").click()
+    page.wait_for_function(f"() => ({names})().includes('boundary with the trigger')")
+    page.screenshot(path=tmp_path / "trigger.png")
+    expect(page.locator("#backdoor-card")).to_be_empty()  # 2-D data: no image grid
+    page.goto(live_app + "/?dataset=digits&noise=0&n-samples=362&attack=backdoor"
+                         "&poison-rate=0.05&kernel=linear")
+    wait_for_panels(page)
+    page.wait_for_function(f"() => ({N_TRACES})('graph-backdoor') === 1")
+    box = page.locator("#graph-backdoor").bounding_box()
+    assert box["height"] > 200 and box["width"] > 400  # sized while visible, not collapsed
+    page.locator("#backdoor-card").screenshot(path=tmp_path / "backdoor.png")
+    assert page_errors == []
+
+
 def test_campaign_runs_and_its_months_play(page: Page, live_app, page_errors, tmp_path):
     from core.campaign import run_campaign
     from dashboard.service import campaign_config

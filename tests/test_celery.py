@@ -128,7 +128,8 @@ def test_a_slow_experiment_result_reaches_the_web_process_through_redis(stack):
             "inputs": [{"id": "bg-result", "property": "data", "value": finished}],
             "state": [{"id": "config-store", "property": "data",
                        "value": {"config": config.to_dict(), "scenario": None,
-                                 "problems": []}}],
+                                 "problems": []}},
+                      {"id": "trigger-switch", "property": "value", "value": False}],
             "changedPropIds": ["bg-result.data"]}
     out = post(base, draw)["response"]
     assert len(out["graph-poisoned"]["figure"]["data"]) >= 3

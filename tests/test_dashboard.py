@@ -12,7 +12,7 @@ from dashboard import ids
 from dashboard.callbacks.controls import applicable_controls, sync_state
 from dashboard.callbacks.experiment import update_panels
 from dashboard.callbacks.sweep import compute_sweep, parse_sweep_request, render_sweep
-from dashboard.figures import PANELS, decision_panel, sweep_figure, untyped
+from dashboard.figures import PANELS, color_limit, decision_panel, sweep_figure, untyped
 from dashboard.service import compute, compute_in_background, runs_in_background
 from dashboard.state import (
     FIELDS,
@@ -728,3 +728,66 @@ def test_both_pages_load_the_small_plotly_bundle_of_the_same_plotly_js_version()
     traces = used - {"figure", "frame", "rect", "line", "buttons"}  # not trace types
     assert traces and traces <= {"bar", "box", "contour", "heatmap", "histogram", "image",
                                  "pie", "scatter", "violin"}, traces
+
+
+def test_a_backdoor_shows_the_trigger_switch_and_its_hidden_boundary():
+    config = ExperimentConfig(dataset="moons", attack="backdoor", poison_rate=0.05)
+    store = {"config": config.to_dict(), "scenario": None, "problems": []}
+    off, on = update_panels(store), update_panels(store, trigger_on=True)
+    assert off["trigger_row"] == {} and off["backdoor"] is None  # 2-D: no image grid
+    result = run_experiment(config)
+    for panel in ("clean", "poisoned", "defended"):
+        names = [t.get("name") for t in on[panel]["data"]]
+        assert "boundary with the trigger" in names and "boundary without the trigger" in names
+        # the regions are the triggered grid's, the dashed line the trigger-free one
+        assert np.allclose(untyped(on[panel]["data"][0]["z"]),
+                           np.clip(getattr(result.grid_triggered, panel),
+                                   -color_limit(result), color_limit(result)), atol=1e-3)
+    # the poisoned model answers the trigger: its triggered boundary differs from its plain one
+    assert not np.allclose(result.grid_triggered.poisoned, result.grid.poisoned)
+    plain = update_panels({"config": ExperimentConfig(dataset="moons").to_dict(),
+                           "scenario": None, "problems": []}, trigger_on=True)
+    assert plain["trigger_row"] == {"display": "none"}  # no backdoor: no switch, plain panels
+    assert "boundary with the trigger" not in [t.get("name") for t in plain["poisoned"]["data"]]
+
+
+def test_a_digits_backdoor_shows_test_images_with_each_models_prediction():
+    config = ExperimentConfig(dataset="digits", n_samples=362, attack="backdoor",
+                              poison_rate=0.05, kernel="linear")
+    out = update_panels({"config": config.to_dict(), "scenario": None, "problems": []})
+    result = run_experiment(config)
+    fig = out["backdoor"].children.children[-1].figure
+    ex = result.trigger_examples
+    notes = [a.text for a in fig.layout.annotations if ":" in a.text]
+    assert len(notes) == 2 * 3 * len(ex["rows"])
+    names = result.class_names
+    for stage in ("clean", "poisoned", "defended"):
+        for band in ("clean", "triggered"):
+            want = [f"{stage}: {names[p]}" for p in ex[stage][band]]
+            assert [t for t in notes if t.startswith(stage + ":")][
+                (0 if band == "clean" else 1) * len(want):][:len(want)] == want
+    # the poisoned model reads the patch as the target class; the clean one does not
+    assert (ex["poisoned"]["triggered"] == result.target_label).mean() > \
+        (ex["clean"]["triggered"] == result.target_label).mean()
+    z = np.asarray(fig.data[0].z, dtype=float)
+    stamped = result.trigger.stamp(result.X_test[ex["rows"][:1]])[0].reshape(8, 8)
+    band_h = 13
+    np.testing.assert_array_equal(z[band_h:band_h + 8, :8], stamped)
+
+
+def test_a_wide_float_parameter_is_typed_not_slid():
+    import dash_bootstrap_components as dbc
+    from dash import dcc
+
+    from dashboard.layout import param_controls
+
+    def control(kind, algorithm, name):
+        for field in param_controls(kind, algorithm, {}):
+            found = [c for c in field.children if getattr(c, "id", None) ==
+                     {"type": ids.PARAM, "kind": kind, "name": name}]
+            if found:
+                return found[0]
+        raise AssertionError(name)
+
+    assert isinstance(control("attack", "backdoor", "trigger_value"), dbc.Input)  # +-1e6
+    assert isinstance(control("attack", "backdoor_clean_label", "interpolation"), dcc.Slider)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -24,7 +24,9 @@ class PoisonedSet:
     shape ``(steps + 1, n_poison, n_features)``, start first. Targeted attacks
     add ``targets`` (the points whose prediction they want to become
     ``target_label``) and ``target_index`` (their rows in the clean training
-    set, when they were picked from it).
+    set, when they were picked from it). Backdoors add ``trigger`` (how to stamp an
+    input; if it adds a feature, ``X`` has one more column than the clean data),
+    ``source_label`` and ``target_label``.
     """
 
     X: np.ndarray
@@ -34,6 +36,8 @@ class PoisonedSet:
     targets: np.ndarray | None = None
     target_label: int | None = None
     target_index: np.ndarray | None = None
+    trigger: Any = None  # backdoors: a core.attacks.backdoor.Trigger (pad / stamp)
+    source_label: int | None = None  # backdoors: the class whose triggered inputs flip
 
     @property
     def n_poison(self) -> int:
@@ -56,12 +60,15 @@ class Attack(Declared, ABC):
     ``Attack(rate, **params)``: the budget, then the declared parameters by name
     (see :mod:`core.params`). Class attributes the UI and the CLI read besides the
     declaration: ``cost`` (when the dashboard runs it in the background) and
-    ``targeted`` (it picks target points and reports their success rate).
+    ``targeted`` (it picks target points and reports their success rate) and
+    ``backdoor`` (it plants a trigger: its :class:`PoisonedSet` carries ``trigger``
+    and the run reports the attack success rate).
     """
 
     name: ClassVar[str]
     summary: ClassVar[str]
     targeted: ClassVar[bool] = False
+    backdoor: ClassVar[bool] = False
 
     def __init__(self, rate: float = 0.1, **params) -> None:
         self.rate = check_real(RATE.name, rate, RATE.low, RATE.high, high_open=True)

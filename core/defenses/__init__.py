@@ -37,7 +37,11 @@ The registry, in order (what each defense sees besides the features):
 - ``trusted_reject``: drop those batches instead, better against injected points
   (model, trusted data);
 - ``duti``: relabel the fewest points that make a kernel fit of all the data fit the
-  trusted data (Zhang et al. 2018; model's kernel, trusted data).
+  trusted data (Zhang et al. 2018; model's kernel, trusted data);
+- ``activation_clustering``: a small, separate 2-means cluster per class in the victim's
+  representation (Chen et al. 2018; labels, model's scaling and kernel);
+- ``spectral_signature``: the largest projections on each class's top singular vector in the
+  victim's representation (Tran et al. 2018; labels, model's scaling and kernel).
 """
 
 from __future__ import annotations

@@ -9,8 +9,14 @@ from dash import Dash, Input, Output, State, html, no_update
 from core import ExperimentConfig, ExperimentResult
 from dashboard import ids
 from dashboard.cache import results_cache
-from dashboard.figures import handled, message_figure
-from dashboard.service import compute, compute_in_background, runs_in_background
+from dashboard.figures import backdoor_examples, handled, message_figure
+from dashboard.layout import backdoor_card
+from dashboard.service import (
+    compute,
+    compute_in_background,
+    runs_in_background,
+    triggered_figures,
+)
 
 
 def _pts(delta: float) -> str:
@@ -48,6 +54,12 @@ def scorecard(r: ExperimentResult) -> Any:
         rows.append(("Attacker's targets", f"{round(share['defended'] * n)} / {n}",
                      f"given {want!r} after the defense ({round(share['poisoned'] * n)} / {n} "
                      "by the poisoned model)"))
+    if r.attack_success is not None:  # a backdoor: how often the trigger still works
+        a, want = r.attack_success, r.class_names[r.target_label]
+        rows.append(("Attack success", f"{a['defended']:.0%}",
+                     f"of triggered {r.class_names[r.source_label]!r} test points given "
+                     f"{want!r} after the defense ({a['poisoned']:.0%} poisoned, "
+                     f"{a['clean']:.0%} clean model)"))
     if d.roc_auc is not None:
         rows.append(("ROC AUC", f"{d.roc_auc:.2f}", "how well the score ranks poison first"))
     if d.average_precision is not None:
@@ -86,7 +98,9 @@ PANEL_OUTPUTS: dict[str, tuple[str, str]] = {
     "scorecard": (ids.SCORECARD, "children"), "run_info": (ids.RUN_INFO, "children"),
     "error": (ids.ERROR, "children"), "error_open": (ids.ERROR, "is_open"),
     "error_color": (ids.ERROR, "color"), "job": (ids.JOB_STORE, "data"),
+    "trigger_row": (ids.TRIGGER_ROW, "style"), "backdoor": (ids.BACKDOOR_CARD, "children"),
 }
+HIDDEN, SHOWN = {"display": "none"}, {}
 
 
 def _panels(figure, *, readout: Any = "", error: str | None = None, color: str = "danger",
@@ -95,12 +109,16 @@ def _panels(figure, *, readout: Any = "", error: str | None = None, color: str =
     return {"clean": figure, "poisoned": figure, "defended": figure,
             "accuracy_clean": readout, "accuracy_poisoned": readout,
             "accuracy_defended": readout, "scorecard": None, "run_info": "",
-            "error": error, "error_open": bool(error), "error_color": color, "job": job}
+            "error": error, "error_open": bool(error), "error_color": color, "job": job,
+            "trigger_row": HIDDEN, "backdoor": None}
 
 
 def update_panels(store: dict | None, finished: dict | None = None,
-                  triggered: str | None = None) -> dict[str, Any]:
+                  triggered: str | None = None, trigger_on: bool = False) -> dict[str, Any]:
     """Store -> the panels' outputs, by the names of :data:`PANEL_OUTPUTS`.
+
+    For a backdoor, ``trigger_on`` draws the panels with the trigger present, and on
+    8x8 images (digits) the test-image grid is shown.
 
     Slow configs (:func:`runs_in_background`) are not computed here: the panels say
     so and ``job`` starts the background job; when it reports back (``finished``,
@@ -131,19 +149,26 @@ def update_panels(store: dict | None, finished: dict | None = None,
     problems = store.get("problems") or []
     alert = ("Some link parameters were ignored: " + "; ".join(problems)) if problems else ""
     clean, poisoned, defended = readouts(result)
+    backdoor = result.grid_triggered is not None
+    if backdoor and trigger_on:
+        figures = triggered_figures(config)
+    images = result.trigger_examples is not None and result.X_test.shape[1] == 64
     return {"clean": figures[0], "poisoned": figures[1], "defended": figures[2],
             "accuracy_clean": clean, "accuracy_poisoned": poisoned,
             "accuracy_defended": defended, "scorecard": scorecard(result),
             "run_info": run_info(result), "error": alert, "error_open": bool(problems),
-            "error_color": "warning", "job": no_update}  # no job: nothing to start
+            "error_color": "warning", "job": no_update,  # no job: nothing to start
+            "trigger_row": SHOWN if backdoor else HIDDEN,
+            "backdoor": backdoor_card(backdoor_examples(result)) if images else None}
 
 
 def register(app: Dash) -> None:
     outputs = {name: Output(*target) for name, target in PANEL_OUTPUTS.items()}
 
-    @app.callback(output=outputs, inputs={"store": Input(ids.CONFIG_STORE, "data")})
-    def panels(store):
-        return update_panels(store)
+    @app.callback(output=outputs, inputs={"store": Input(ids.CONFIG_STORE, "data"),
+                                          "trigger_on": Input(ids.TRIGGER_SWITCH, "value")})
+    def panels(store, trigger_on):
+        return update_panels(store, trigger_on=bool(trigger_on))
 
     # A finished background job draws the same outputs (a separate callback, so the
     # graph has no cycle: config-store -> job-store -> bg-result -> panels).
@@ -151,11 +176,12 @@ def register(app: Dash) -> None:
         output={name: Output(*target, allow_duplicate=True)
                 for name, target in PANEL_OUTPUTS.items() if name != "job"},
         inputs={"finished": Input(ids.BG_RESULT, "data"),
-                "store": State(ids.CONFIG_STORE, "data")},
+                "store": State(ids.CONFIG_STORE, "data"),
+                "trigger_on": State(ids.TRIGGER_SWITCH, "value")},
         prevent_initial_call=True,
     )
-    def panels_from_job(finished, store):
-        out = update_panels(store, finished, ids.BG_RESULT)
+    def panels_from_job(finished, store, trigger_on):
+        out = update_panels(store, finished, ids.BG_RESULT, bool(trigger_on))
         out.pop("job")
         return out
 
