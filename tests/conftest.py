@@ -18,8 +18,14 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
+#: latency tests run first, before earlier tests' servers, pools and browsers share the CPU
+FIRST = ("test_wide_uploads.py",)
+
+
 def pytest_collection_modifyitems(config, items):
-    """Without Debian's chromium, browser tests skip locally; in CI (CI=true) they must run."""
+    """Latency tests first; without Debian's chromium, browser tests skip locally (in CI,
+    CI=true, they must run)."""
+    items.sort(key=lambda item: item.path.name not in FIRST)  # stable: the rest keep order
     if CHROMIUM and os.path.exists(CHROMIUM) or os.environ.get("CI") == "true":
         return
     skip = pytest.mark.skip(reason="needs Debian's chromium: apt-get install chromium")

@@ -123,7 +123,7 @@ def burst(base: str) -> dict:
             "during": {k: [s for at, s in v if at < last] for k, v in seen.items()}}
 
 
-ATTEMPTS = 2  # bursts; the bar must hold in every probe of one of them (see the test)
+ATTEMPTS = 3  # bursts: the bar must hold in every probe of one of them
 
 
 def run_burst(base: str) -> dict:
@@ -137,10 +137,11 @@ def run_burst(base: str) -> dict:
 
 
 def test_eight_widest_uploads_leave_healthz_and_the_default_view_answering(server):
-    """Every probe during the burst within the bar, in the first burst or, if another
-    program on a shared 2-core host took the CPU then (a probe of 1.8 s was seen with two
-    other test suites running), in a second one. A real regression fails both: without
-    the gate the main update took 1.3-1.8 s in every burst, on a quiet host."""
+    """Every probe during the burst within the bar, in one of ``ATTEMPTS`` bursts: another
+    program on a 2-core host can take the CPU during one (a probe of 1.8 s was seen with
+    two other test suites running; 1.0-1.3 s once late in a full suite, hence the test runs
+    first, see conftest.py). A real regression fails them all: without the gate the main
+    update took 1.3-1.8 s in every burst, on a quiet host."""
     base, log = server
     reports = []
     for _ in range(ATTEMPTS):
