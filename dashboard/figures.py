@@ -272,7 +272,8 @@ def sweep_figure(summary: pd.DataFrame, *, current_rate: float | None = None,
                  height: int = 320) -> go.Figure:
     """Test accuracy (mean, +-1 std band) against poison rate for the three models.
 
-    ``summary`` is :func:`core.sweeps.summarize_sweep`'s table.
+    ``summary`` is :func:`core.sweeps.summarize_sweep`'s table; for a backdoor (its
+    ``attack_success_*_mean`` columns) each model's attack success rate is drawn too, dashed.
     """
     fig = go.Figure()
     x = summary["poison_rate"].to_numpy()
@@ -292,14 +293,24 @@ def sweep_figure(summary: pd.DataFrame, *, current_rate: float | None = None,
             marker=dict(size=6), customdata=std,
             hovertemplate=f"{panel}: %{{y:.1%}} ± %{{customdata:.1%}}<extra></extra>",
         ))
+    backdoor = "attack_success_poisoned_mean" in summary
+    for panel in PANELS if backdoor else ():  # a backdoor's success: how often the trigger works
+        fig.add_trace(go.Scatter(
+            x=x, y=summary[f"attack_success_{panel}_mean"].to_numpy(), mode="lines+markers",
+            name=f"attack success, {panel}", legendgroup="asr",
+            line=dict(color=PANEL_COLORS[panel], width=1.8, dash="dash"),
+            marker=dict(size=6, symbol="diamond-open"),
+            hovertemplate=f"attack success, {panel}: %{{y:.0%}}<extra></extra>"))
     if current_rate is not None:
         fig.add_vline(x=current_rate, line=dict(color="#6b7280", width=1.5, dash="dash"),
                       annotation_text=f"current {current_rate:.0%}",
                       annotation_position="top right", annotation_font_size=12)
     fig.update_xaxes(title_text="poison rate (poison points / clean training points)",
                      tickformat=".0%", showgrid=True, gridcolor="#eef0f3")
-    low = min(float(summary[[f"{p}_accuracy_mean" for p in PANELS]].min().min()), 0.5)
-    fig.update_yaxes(title_text="test accuracy", tickformat=".0%", showgrid=True,
+    low = 0.0 if backdoor else \
+        min(float(summary[[f"{p}_accuracy_mean" for p in PANELS]].min().min()), 0.5)
+    fig.update_yaxes(title_text="test accuracy / attack success" if backdoor else
+                     "test accuracy", tickformat=".0%", showgrid=True,
                      gridcolor="#eef0f3", range=[max(0.0, low - 0.05), 1.02])
     _base_layout(fig, height=height)
     fig.update_layout(showlegend=True, hovermode="x unified",

@@ -359,6 +359,20 @@ def test_sweep_figure_marks_the_current_rate():
     assert len(fig.data) == 6 and fig.layout.shapes[0].x0 == 0.1
 
 
+def test_a_backdoor_sweep_draws_each_models_attack_success():
+    from core.sweeps import run_sweep, summarize_sweep
+
+    config = ExperimentConfig(dataset="moons", attack="backdoor", n_samples=200)
+    summary = summarize_sweep(run_sweep(config, rates=[0.0, 0.05], seeds=1))
+    fig = sweep_figure(summary)
+    asr = {t.name: list(t.y) for t in fig.data if (t.name or "").startswith("attack success")}
+    assert asr == {f"attack success, {p}": list(summary[f"attack_success_{p}_mean"])
+                   for p in PANELS}
+    assert asr["attack success, poisoned"][1] > asr["attack success, clean"][1]
+    assert len(sweep_figure(summarize_sweep(run_sweep(SMALL, rates=[0.0, 0.1],
+                                                      seeds=1))).data) == 6  # no backdoor
+
+
 # --- sweep callbacks -------------------------------------------------------------------
 
 def test_compute_sweep_reports_progress_and_matches_core():
