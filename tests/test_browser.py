@@ -322,9 +322,8 @@ def test_pages_render_under_the_content_security_policy(page: Page, live_app, pa
 
 def test_both_pages_render_with_no_internet(page: Page, live_app, page_errors):
     """Every request to another host fails, as on a machine with no internet: the lab and
-    the story still draw their figures, and neither page even tries another host. (The
-    vendored plotly bundle carries plotly's default topojsonURL, a CDN address that only
-    geo maps would fetch; PoisonLab draws none.)"""
+    the story still draw their figures, and neither page even tries another host (the
+    vendored plotly bundle's topojsonURL default points at /assets/: scripts/vendor_plotly.py)."""
     from urllib.parse import urlparse
 
     local = urlparse(live_app).netloc

@@ -722,11 +722,14 @@ def test_both_pages_load_the_small_plotly_bundle_of_the_same_plotly_js_version()
     from plotly.offline import get_plotlyjs_version
 
     from dashboard.app import ASSETS, app
+    from scripts.vendor_plotly import CDN_DEFAULT, LOCAL_DEFAULT
 
     path = os.path.join(ASSETS, "plotly-cartesian.min.js")
-    with open(path, "rb") as f:  # byte for byte npm's plotly.js-cartesian-dist-min@4.1.1
-        assert hashlib.sha256(f.read()).hexdigest() == \
-            "79542150855a52c567260e3137095dbe2b744e6d702a5cabe67da246942fba7a"
+    with open(path, "rb") as f:  # npm's plotly.js-cartesian-dist-min@4.1.1, byte for byte
+        bundle = f.read()        # but for scripts/vendor_plotly.py's one change
+    assert bundle.count(LOCAL_DEFAULT) == 1
+    assert hashlib.sha256(bundle.replace(LOCAL_DEFAULT, CDN_DEFAULT)).hexdigest() == \
+        "79542150855a52c567260e3137095dbe2b744e6d702a5cabe67da246942fba7a"
     with open(path, encoding="utf-8") as f:
         head = f.read(300)
     assert re.search(r"plotly\.js \(cartesian - minified\) v(\S+)", head).group(1) == \
@@ -805,3 +808,17 @@ def test_a_wide_float_parameter_is_typed_not_slid():
 
     assert isinstance(control("attack", "backdoor", "trigger_value"), dbc.Input)  # +-1e6
     assert isinstance(control("attack", "backdoor_clean_label", "interpolation"), dcc.Slider)
+
+
+def test_no_asset_names_a_cdn():
+    """The app must render with no internet: nothing it serves may point at a CDN (the
+    browser test test_both_pages_render_with_no_internet checks the page itself)."""
+    import re
+
+    from dashboard.app import ASSETS
+
+    cdn = re.compile(rb"https?://[\w.-]*(cdn|unpkg|jsdelivr|googleapis|cloudflare)[\w.-]*",
+                     re.IGNORECASE)
+    for name in sorted(os.listdir(ASSETS)):
+        with open(os.path.join(ASSETS, name), "rb") as f:
+            assert not cdn.findall(f.read()), name
