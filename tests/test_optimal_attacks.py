@@ -188,3 +188,30 @@ def test_restarts_keep_the_best_ascent_and_stay_deterministic():
     assert np.array_equal(points[3][0], points[3][1]) and finals[3][0] == finals[3][1]
     with pytest.raises(ValueError, match="restarts"):
         make_attack("gradient", 0.1, restarts=-1)
+
+
+def test_poisoning_certificate_is_the_svm_objective_and_bounds_a_real_attack():
+    """scripts/gradient_ceiling.py's bound (Steinhardt et al. 2017): with no poison it is
+    the clean SVM's own optimum; with 15 points it is at least what an attack achieves."""
+    from sklearn.preprocessing import StandardScaler
+
+    from scripts.gradient_ceiling import error_bound, split
+
+    d = split(0)
+    X, y = d["X"], d["y"]
+    Z = StandardScaler().fit_transform(X)
+    svc = SVC(kernel="linear", C=1.0, tol=1e-8).fit(Z, y)
+    w, b = svc.coef_[0], svc.intercept_[0]
+    primal = 0.5 * w @ w + np.maximum(0.0, 1.0 - (2 * y - 1) * (Z @ w + b)).sum()
+    assert error_bound(X, y, 0) == pytest.approx(primal, rel=1e-3)
+
+    bound = error_bound(X, y, 15)
+    assert bound > error_bound(X, y, 0)
+    # a real attack in the same box and the same (clean) standardization stays under it
+    victim = make_model("svm", kernel="linear", C=1.0)
+    p = make_attack("gradient", 0.15, objective="error").poison(
+        X, y, model=victim, random_state=0, validation=(X, y))
+    scaler = StandardScaler().fit(X)
+    attacked = SVC(kernel="linear", C=1.0).fit(scaler.transform(p.X), p.y)
+    margins = (2 * y - 1) * attacked.decision_function(scaler.transform(X))
+    assert 0 < np.maximum(0.0, 1.0 - margins).sum() <= bound
