@@ -267,6 +267,13 @@ def job_card(title: str, selects: list, *, run: str, cancel: str, progress: str,
     ]), className="shadow-sm mt-3")
 
 
+def _job_graph(graph_id: str, message: str, *, height: int) -> dcc.Loading:
+    """A job card's graph: ``message`` until the job's first result, a spinner while it draws."""
+    return dcc.Loading(dcc.Graph(id=graph_id, config=GRAPH_CONFIG,
+                                 figure=message_figure(message, height=height)),
+                       type="dot", delay_show=500)
+
+
 def sweep_card() -> dbc.Card:
     return job_card(
         "Accuracy vs. poison rate",
@@ -290,10 +297,7 @@ def matrix_card() -> dbc.Card:
         intro="Every attack against every defense at the current poison rate and settings. "
               "A cell is the share of the lost accuracy the defense wins back (mean over "
               "seeds); click one to load that pair above.",
-        graph=dcc.Loading(dcc.Graph(id=ids.GRAPH_MATRIX, config=GRAPH_CONFIG,
-                                    figure=message_figure("no matrix yet: press Run matrix",
-                                                          height=360)),
-                          type="dot", delay_show=500))
+        graph=_job_graph(ids.GRAPH_MATRIX, "no matrix yet: press Run matrix", height=360))
 
 
 def campaign_card() -> dbc.Card:
@@ -309,10 +313,8 @@ def campaign_card() -> dbc.Card:
               "a month of applications today's model approves, stepping towards a high-value "
               "application it denies. Three ways side by side: no defense, the defense above "
               "run every month, and an update gate that checks each retrained model first.",
-        graph=dcc.Loading(dcc.Graph(id=ids.GRAPH_CAMPAIGN_TIMELINE, config=GRAPH_CONFIG,
-                                    figure=message_figure("no campaign yet: press Run campaign",
-                                                          height=300)),
-                          type="dot", delay_show=500))
+        graph=_job_graph(ids.GRAPH_CAMPAIGN_TIMELINE, "no campaign yet: press Run campaign",
+                         height=300))
     card.children.children.extend([
         dbc.RadioItems(id=ids.CAMPAIGN_VARIANT, value="none", inline=True, className="my-2",
                        options=[{"label": v, "value": k} for k, v in CAMPAIGN_VARIANTS.items()]),

@@ -10,6 +10,7 @@ from dash import Dash, Input, Output, State
 from core import ExperimentConfig
 from core.campaign import GATES
 from dashboard import ids
+from dashboard.callbacks.jobs import job_wiring
 from dashboard.figures import campaign_months, campaign_timeline, message_figure
 from dashboard.service import campaign_payload, sweep_key
 
@@ -62,13 +63,8 @@ def register(app: Dash) -> None:
         Input(ids.CAMPAIGN_RUN, "n_clicks"),
         State(ids.CONFIG_STORE, "data"),
         State(ids.CAMPAIGN_GATE, "value"),
-        background=True,
-        progress=[Output(ids.CAMPAIGN_PROGRESS, "value"), Output(ids.CAMPAIGN_PROGRESS, "max"),
-                  Output(ids.CAMPAIGN_STATUS, "children")],
-        running=[(Output(ids.CAMPAIGN_RUN, "disabled"), True, False),
-                 (Output(ids.CAMPAIGN_CANCEL, "disabled"), False, True)],
-        cancel=[Input(ids.CAMPAIGN_CANCEL, "n_clicks")],
-        prevent_initial_call=True,
+        **job_wiring(run=ids.CAMPAIGN_RUN, cancel=ids.CAMPAIGN_CANCEL,
+                     progress=ids.CAMPAIGN_PROGRESS, status=ids.CAMPAIGN_STATUS),
     )
     def run_campaign_job(set_progress, _n_clicks, store, gate):
         return compute_campaign(set_progress, store, gate)

@@ -12,6 +12,7 @@ from core.matrix import run_matrix
 from core.metrics import detection_curves
 from dashboard import ids
 from dashboard.cache import results_cache
+from dashboard.callbacks.jobs import job_wiring
 from dashboard.figures import detection_figure, matrix_figure, message_figure
 from dashboard.service import compute, dask_scheduler, runs_in_background, sweep_key
 
@@ -107,13 +108,8 @@ def register(app: Dash) -> None:
         Input(ids.MATRIX_RUN, "n_clicks"),
         State(ids.CONFIG_STORE, "data"),
         State(ids.MATRIX_SEEDS, "value"),
-        background=True,
-        progress=[Output(ids.MATRIX_PROGRESS, "value"), Output(ids.MATRIX_PROGRESS, "max"),
-                  Output(ids.MATRIX_STATUS, "children")],
-        running=[(Output(ids.MATRIX_RUN, "disabled"), True, False),
-                 (Output(ids.MATRIX_CANCEL, "disabled"), False, True)],
-        cancel=[Input(ids.MATRIX_CANCEL, "n_clicks")],
-        prevent_initial_call=True,
+        **job_wiring(run=ids.MATRIX_RUN, cancel=ids.MATRIX_CANCEL, progress=ids.MATRIX_PROGRESS,
+                     status=ids.MATRIX_STATUS),
     )
     def run_matrix_job(set_progress, _n_clicks, store, seeds):
         return compute_matrix(set_progress, store, seeds)

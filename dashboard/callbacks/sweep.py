@@ -13,6 +13,7 @@ from core import ExperimentConfig, run_sweep
 from core.experiment import expected_batch_seconds
 from core.sweeps import summarize_sweep
 from dashboard import ids
+from dashboard.callbacks.jobs import job_wiring
 from dashboard.figures import message_figure, sweep_figure
 from dashboard.service import dask_scheduler, sweep_key
 
@@ -100,13 +101,8 @@ def register(app: Dash) -> None:
         State(ids.CONFIG_STORE, "data"),
         State(ids.SWEEP_MAX_RATE, "value"),
         State(ids.SWEEP_SEEDS, "value"),
-        background=True,
-        progress=[Output(ids.SWEEP_PROGRESS, "value"), Output(ids.SWEEP_PROGRESS, "max"),
-                  Output(ids.SWEEP_STATUS, "children")],
-        running=[(Output(ids.SWEEP_RUN, "disabled"), True, False),
-                 (Output(ids.SWEEP_CANCEL, "disabled"), False, True)],
-        cancel=[Input(ids.SWEEP_CANCEL, "n_clicks")],
-        prevent_initial_call=True,
+        **job_wiring(run=ids.SWEEP_RUN, cancel=ids.SWEEP_CANCEL, progress=ids.SWEEP_PROGRESS,
+                     status=ids.SWEEP_STATUS),
     )
     def run_sweep_job(set_progress, _n_clicks, store, max_rate, seeds):
         return compute_sweep(set_progress, store, max_rate, seeds)
