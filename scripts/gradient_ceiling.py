@@ -44,6 +44,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy.optimize import minimize
+from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -78,9 +79,9 @@ def error_bound(X: np.ndarray, y: np.ndarray, n_p: int, C: float = 1.0) -> float
     a point in the box can have, ``u+-_j = max(-+w_j lo_j, -+w_j hi_j)`` per label, all in
     the clean data's standardization, as the victim's scaler would compute it.
     """
-    mu, sd = X.mean(axis=0), X.std(axis=0)
-    sd = np.where(sd > 0, sd, 1.0)  # StandardScaler's handling of a constant feature
-    Z, lo, hi = (X - mu) / sd, (X.min(axis=0) - mu) / sd, (X.max(axis=0) - mu) / sd
+    scaler = StandardScaler().fit(X)
+    Z = scaler.transform(X)
+    lo, hi = scaler.transform(np.vstack([X.min(axis=0), X.max(axis=0)]))
     n, d = Z.shape
     sy = 2.0 * y - 1.0
     iw, ib, ix, i_s, iu = 0, d, d + 1, d + 1 + n, d + 2 + n
